@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mbg",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "MBG", targets: ["MBG"]),
+        .executable(name: "mbg", targets: ["mbg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibEdit",
+            path: "Sources/CLibEdit",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+        .target(name: "MBG", path: "Sources/MBG"),
+        // The command line and the REPL: everything that knows about terminals.
+        .target(
+            name: "MBGCLI",
+            dependencies: [
+                "MBG", "CLibEdit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/MBGCLI"
+        ),
+        .executableTarget(name: "mbg", dependencies: ["MBGCLI"], path: "Sources/mbg"),
+        .testTarget(name: "MBGTests", dependencies: ["MBG", "MBGCLI"], path: "Tests/MBGTests"),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["MBG"], path: "Tests/IntegrationTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

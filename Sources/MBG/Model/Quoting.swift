@@ -1,0 +1,58 @@
+/// SQL quoting for ClickHouse. Every name and string that reaches SQL goes through here.
+
+private let reservedWords: Set<String> = [
+    "all", "and", "any", "array", "as", "asc", "between", "by", "case", "cast", "create",
+    "cross", "database", "default", "desc", "distinct", "drop", "else", "end", "exists",
+    "false", "final", "format", "from", "full", "global", "group", "having", "if", "in",
+    "inner", "insert", "interval", "into", "is", "join", "key", "left", "like", "limit",
+    "not", "null", "offset", "on", "or", "order", "outer", "prewhere", "primary", "right",
+    "sample", "select", "settings", "table", "then", "to", "true", "union", "using", "view",
+    "when", "where", "with",
+]
+
+/// True for names that ClickHouse reads as an identifier without quotes.
+public func isPlainIdentifier(_ name: String) -> Bool {
+    guard let first = name.unicodeScalars.first else { return false }
+    guard first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+    for s in name.unicodeScalars {
+        guard s.isASCII, s == "_" || s.properties.isAlphabetic || ("0"..."9").contains(s) else {
+            return false
+        }
+    }
+    return !reservedWords.contains(name.lowercased())
+}
+
+/// `events` stays `events`; anything else is backquoted with `\` escapes, so no
+/// name can end the identifier early.
+public func quoteIdentifier(_ name: String) -> String {
+    if isPlainIdentifier(name) { return name }
+    return "`" + escapeForQuotes(name, quote: "`") + "`"
+}
+
+/// A string literal: `'it\'s'`.
+public func quoteString(_ text: String) -> String {
+    "'" + escapeForQuotes(text, quote: "'") + "'"
+}
+
+private func escapeForQuotes(_ text: String, quote: Character) -> String {
+    var out = ""
+    out.reserveCapacity(text.utf8.count + 2)
+    for ch in text {
+        switch ch {
+        case "\\": out += "\\\\"
+        case quote: out += "\\" + String(quote)
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\0": out += "\\0"
+        default: out.append(ch)
+        }
+    }
+    return out
+}
+
+/// `db.t` with each part quoted as needed; just `t` without a database.
+public func qualified(_ database: String?, _ name: String) -> String {
+    guard let database, !database.isEmpty else { return quoteIdentifier(name) }
+    return quoteIdentifier(database) + "." + quoteIdentifier(name)
+}

@@ -1,0 +1,4 @@
+import Foundation
+import MBGCLI
+
+exit(mbgMain(Array(CommandLine.arguments.dropFirst())))
