@@ -1,0 +1,52 @@
+/// SQL text for creating and dropping what the model describes.
+
+func onCluster(_ cluster: String?) -> String {
+    guard let cluster, !cluster.isEmpty else { return "" }
+    return " ON CLUSTER \(quoteIdentifier(cluster))"
+}
+
+/// `(a, b)` for several expressions, `a` for one, `tuple()` for none.
+func keyTuple(_ items: [String]) -> String {
+    switch items.count {
+    case 0: return "tuple()"
+    case 1: return items[0]
+    default: return "(" + items.joined(separator: ", ") + ")"
+    }
+}
+
+/// `CREATE TABLE` for a declared table, every name quoted as needed.
+public func createTableSQL(_ t: TableDef, ifNotExists: Bool = true, name: String? = nil) -> String {
+    let target = name.map { qualified(t.database, $0) } ?? t.qualifiedName
+    var sql = "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(target)\(onCluster(t.cluster))\n(\n"
+    sql += t.columns.map { c in
+        var line = "    \(quoteIdentifier(c.name)) \(c.type)"
+        if let d = c.defaultExpression { line += " DEFAULT \(d)" }
+        if let codec = c.codec { line += " CODEC(\(codec))" }
+        return line
+    }.joined(separator: ",\n")
+    sql += "\n)\nENGINE = \(t.engine)"
+    if let p = t.partitionBy { sql += "\nPARTITION BY \(p)" }
+    sql += "\nORDER BY \(keyTuple(t.effectiveOrderBy))"
+    if let pk = t.effectivePrimaryKey { sql += "\nPRIMARY KEY \(keyTuple(pk))" }
+    if let ttl = t.ttl { sql += "\nTTL \(ttl)" }
+    if !t.settings.isEmpty {
+        sql += "\nSETTINGS " + t.settings.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
+    }
+    return sql
+}
+
+/// `CREATE MATERIALIZED VIEW … TO … AS SELECT …`.
+public func createViewSQL(_ v: ViewDef, ifNotExists: Bool = true) -> String {
+    let target = qualified(v.targetDatabase ?? v.database, v.target)
+    return "CREATE MATERIALIZED VIEW \(ifNotExists ? "IF NOT EXISTS " : "")\(v.qualifiedName)\(onCluster(v.cluster)) TO \(target) AS\n\(v.select)"
+}
+
+/// `DROP TABLE`; views use `DROP VIEW` where the server knows it (18.16 does not).
+public func dropSQL(
+    _ database: String?, _ name: String, isView: Bool = false, cluster: String? = nil,
+    capabilities: Capabilities = .modern
+) -> String {
+    let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
+    let sync = capabilities.atomicDatabase ? " SYNC" : ""
+    return "DROP \(kind) IF EXISTS \(qualified(database, name))\(onCluster(cluster))\(sync)"
+}
