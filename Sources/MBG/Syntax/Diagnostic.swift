@@ -7,6 +7,14 @@ public struct Diagnostic: Error, Sendable, CustomStringConvertible {
         case check
         /// A statement failed while running.
         case runtime
+        /// ClickHouse answered with an error or could not be reached.
+        case server
+        /// Old and new tables differ.
+        case verification
+        /// Another run holds the migration's lock.
+        case lock
+        /// A destructive action needs `--yes` or a terminal to confirm on.
+        case confirmation
     }
     public var kind: Kind
     public var message: String

@@ -1,0 +1,238 @@
+import Foundation
+
+/// The statements that touch the server: plan, apply, verify, status, cutover,
+/// rollback, finish, and `sql`.
+extension Interpreter {
+    /// Errors from transports and engines, as diagnostics at the statement.
+    func wrap<T>(_ location: SourceLocation, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let d as Diagnostic {
+            throw d
+        } catch let d as DiagnosticList {
+            throw d
+        } catch let e as TransportError {
+            throw Diagnostic(.server, e.description, at: location)
+        } catch let e as any CategorizedError {
+            throw Diagnostic(e.category, String(describing: e), at: location)
+        } catch {
+            throw Diagnostic(.runtime, String(describing: error), at: location)
+        }
+    }
+
+    func requireTransport(_ location: SourceLocation) throws -> any Transport {
+        guard let t = options.transport else {
+            throw Diagnostic(.server, "not connected to ClickHouse", at: location, hint: "pass --url, or --dry-run to print the SQL instead")
+        }
+        return t
+    }
+
+    public func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
+        if options.mode == .checkOnly { return .empty }
+        let transport = try requireTransport(location)
+        let result = try wrap(location) { try transport.execute(Query(sql)) }
+        cachedCatalog = nil  // any statement may have changed the catalog
+        return result
+    }
+
+    /// The catalog planning reads: a file, the live server, or — in dry-run — the
+    /// source versions of the session's migrations.
+    public func currentCatalog(at location: SourceLocation?) throws -> Catalog {
+        if let fixed = options.fixedCatalog { return fixed }
+        if options.mode != .live { return dryRunCatalog() }
+        if let cachedCatalog { return cachedCatalog }
+        let transport = try requireTransport(location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0)))
+        guard let loader = options.catalogLoader else {
+            throw Diagnostic(.server, "no catalog reader for \(transport.displayURL)", at: location)
+        }
+        let catalog = try wrap(location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0))) {
+            try loader(transport, options.database)
+        }
+        cachedCatalog = catalog
+        return catalog
+    }
+
+    /// In dry-run the server holds exactly the tables migrations read from.
+    func dryRunCatalog() -> Catalog {
+        let database = options.database ?? "default"
+        var tables: [CatalogTable] = []
+        for m in session.migrations where !tables.contains(where: { $0.name == m.from.physicalName }) {
+            tables.append(
+                CatalogTable(
+                    database: m.from.database ?? database, name: m.from.physicalName, engine: m.from.engine,
+                    engineFull: m.from.engine, definition: m.from, createQuery: createTableSQL(m.from, ifNotExists: false)))
+        }
+        return Catalog(capabilities: .modern, database: database, tables: tables)
+    }
+
+    func migrationEngine(_ catalog: Catalog, _ location: SourceLocation) throws -> any MigrationEngine {
+        let transport = try requireTransport(location)
+        guard let make = options.makeMigrationEngine else {
+            throw Diagnostic(.runtime, "this build has no migration engine", at: location)
+        }
+        return make(
+            MigrationEngineContext(
+                transport: transport, capabilities: catalog.capabilities, database: options.database ?? catalog.database,
+                reporter: options.reporter))
+    }
+
+    func confirmDestructive(_ what: String, _ location: SourceLocation) throws {
+        if options.assumeYes || options.mode == .dryRun { return }
+        guard let confirm = options.confirm else {
+            throw Diagnostic(.confirmation, "\(what) needs confirmation, and there is no terminal to ask on", at: location, hint: "pass --yes to run it without asking")
+        }
+        if !confirm("\(what)?") {
+            throw Diagnostic(.confirmation, "\(what): not confirmed", at: location)
+        }
+    }
+
+    func findMigration(_ name: Name?, _ file: SourceFile, _ kind: ActionKind) throws -> MigrationDef? {
+        guard let name else { return nil }
+        if let m = session.migration(name.text) { return m }
+        if let v = globals.lookup(name.text), case .migration(let m) = v { return m }
+        let known = session.migrations.map(\.name)
+        var hint = known.isEmpty ? "declare one with: migrate \(name.text) -> v…" : "migrations: \(known.joined(separator: ", "))"
+        if let near = nearest(name.text, among: known) { hint = "did you mean '\(near)'?" }
+        throw Diagnostic(.check, "no migration named '\(name.text)'", at: loc(file, name.range), hint: hint)
+    }
+
+    func perform(_ a: ActionStmt, file: SourceFile) throws -> Value {
+        let location = loc(file, a.range)
+        let flags = Set(a.flags.map(\.text))
+        // A name may also be a declared table or view (plan/apply of plain declarations).
+        let migration: MigrationDef?
+        if let target = a.target, session.migration(target.text) == nil,
+            a.kind == .plan || a.kind == .apply,
+            session.tables.contains(where: { $0.name == target.text || $0.physicalName == target.text })
+                || session.views.contains(where: { $0.name == target.text })
+        {
+            migration = nil
+        } else {
+            migration = try findMigration(a.target, file, a.kind)
+        }
+        if options.mode == .checkOnly { return .null }
+        switch a.kind {
+        case .plan:
+            let plan = try makePlan(only: a.target?.text, location)
+            output.plan(plan, name: a.target?.text)
+            return .plan(plan)
+        case .apply:
+            if flags.contains("cutover") { try confirmDestructive("cut over \(migration?.name ?? "all migrations")", location) }
+            let plan = try apply(only: a.target?.text, cutover: flags.contains("cutover"), force: flags.contains("force"), location)
+            return .plan(plan)
+        case .verify:
+            let catalog = try currentCatalog(at: location)
+            let engine = try migrationEngine(catalog, location)
+            let report = try wrap(location) { try engine.verify(migration!) }
+            output.line(report)
+            return .string(report)
+        case .status:
+            let catalog = try currentCatalog(at: location)
+            let engine = try migrationEngine(catalog, location)
+            let lines = try wrap(location) { try engine.status(migration) }
+            for l in lines { output.line(l) }
+            return .list(lines.map { .string($0) })
+        case .cutover:
+            try confirmDestructive("cut over \(migration!.name)", location)
+            let engine = try migrationEngine(try currentCatalog(at: location), location)
+            try wrap(location) { try engine.cutover(migration!) }
+        case .rollback:
+            try confirmDestructive("roll back \(migration!.name)", location)
+            let engine = try migrationEngine(try currentCatalog(at: location), location)
+            try wrap(location) { try engine.rollback(migration!) }
+        case .finish:
+            let keep = flags.contains("keep")
+            try confirmDestructive("finish \(migration!.name)\(keep ? "" : ", dropping \(migration!.from.physicalName)")", location)
+            let engine = try migrationEngine(try currentCatalog(at: location), location)
+            try wrap(location) { try engine.finish(migration!, keepOld: keep) }
+        }
+        cachedCatalog = nil
+        return .null
+    }
+
+    // MARK: - planning declarations
+
+    /// Tables a migration creates itself (its target) are left to the migration.
+    func isMigrationTarget(_ t: TableDef) -> Bool {
+        session.migrations.contains { $0.to.physicalName == t.physicalName && $0.to.database == t.database }
+    }
+
+    func isBridge(_ v: ViewDef) -> Bool { session.migrations.contains { $0.bridge == v.name } }
+
+    func selected(_ only: String?, table t: TableDef) -> Bool {
+        guard let only else { return true }
+        return t.name == only || t.physicalName == only
+    }
+
+    public func makePlan(only: String?, _ location: SourceLocation) throws -> Plan {
+        let catalog = try currentCatalog(at: location)
+        var plan = Plan()
+        let migrationOnly = only.flatMap { session.migration($0) }
+        if migrationOnly == nil {
+            for t in session.tables where selected(only, table: t) && !isMigrationTarget(t) {
+                plan.steps.append(tableStep(t, catalog))
+            }
+        }
+        for m in session.migrations where only == nil || m.name == only {
+            let engine = try migrationEngine(catalog, location)
+            plan.steps += try wrap(location) { try engine.plan(m, catalog: catalog) }
+        }
+        if migrationOnly == nil {
+            for v in session.views where !isBridge(v) && (only == nil || only == v.name) {
+                let exists = catalog.table(v.name, database: v.database) != nil
+                plan.steps.append(
+                    PlanStep(
+                        action: "create_view", target: v.name, summary: "create materialized view \(v.name) to \(v.target)",
+                        sql: [createViewSQL(v)], status: exists ? .done : .pending))
+            }
+        }
+        if !catalog.capabilities.atomicDatabase && session.migrations.contains(where: { $0.cutover == .swap }) {
+            plan.warnings.append("this server has no EXCHANGE TABLES: swap cut-over uses rename with a short catch-up")
+        }
+        return plan
+    }
+
+    func tableStep(_ t: TableDef, _ catalog: Catalog) -> PlanStep {
+        guard let live = catalog.table(t.physicalName, database: t.database) else {
+            return PlanStep(action: "create_table", target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
+        }
+        let drift = tableDrift(declared: t, live: live.definition)
+        if drift.isEmpty {
+            return PlanStep(action: "create_table", target: t.physicalName, summary: "table \(t.physicalName) exists as declared", status: .done)
+        }
+        return PlanStep(
+            action: "drift", target: t.physicalName,
+            summary: "table \(t.physicalName) differs from its declaration; mbg will not recreate it", status: .blocked,
+            notes: drift + ["declare a new version and migrate to it to change the layout"])
+    }
+
+    func apply(only: String?, cutover: Bool, force: Bool, _ location: SourceLocation) throws -> Plan {
+        let plan = try makePlan(only: only, location)
+        let transport = try requireTransport(location)
+        let catalog = try currentCatalog(at: location)
+        for step in plan.steps where step.action == "drift" {
+            output.warning("\(step.summary): " + step.notes.joined(separator: "; "))
+        }
+        for step in plan.steps where step.action == "create_table" && step.status == .pending {
+            try wrap(location) { for sql in step.sql { try transport.run(sql) } }
+            if !transport.isDryRun { output.line("created table \(step.target)") }
+        }
+        for m in session.migrations where only == nil || m.name == only {
+            let engine = try migrationEngine(catalog, location)
+            try wrap(location) { try engine.apply(m, catalog: catalog, cutover: cutover, takeOverLock: force) }
+            cachedCatalog = nil
+        }
+        for step in plan.steps where step.action == "create_view" && step.status == .pending {
+            try wrap(location) { for sql in step.sql { try transport.run(sql) } }
+            if !transport.isDryRun { output.line("created view \(step.target)") }
+        }
+        cachedCatalog = nil
+        return plan
+    }
+}
+
+/// An error that knows which exit category it belongs to (lock held,
+/// verification mismatch, …). Engines' errors conform.
+public protocol CategorizedError: Error {
+    var category: Diagnostic.Kind { get }
+}
