@@ -1,5 +1,284 @@
+import ArgumentParser
+import Foundation
+import MBG
+
 /// Entry point of the `mbg` program; returns the process exit code.
 public func mbgMain(_ arguments: [String]) -> Int32 {
-    print("mbg")
-    return 0
+    do {
+        var command = try MBGCommand.parseAsRoot(arguments)
+        if let runnable = command as? any MBGRunnable {
+            return runnable.execute().rawValue
+        }
+        try command.run()
+        return 0
+    } catch {
+        let code = MBGCommand.exitCode(for: error)
+        let message = MBGCommand.fullMessage(for: error)
+        if code == .success {
+            Console.out(message)
+            return 0
+        }
+        Console.err(message)
+        return code == .validationFailure ? MBGExit.usage.rawValue : code.rawValue
+    }
+}
+
+protocol MBGRunnable {
+    func execute() -> MBGExit
+}
+
+struct MBGCommand: ParsableCommand, MBGRunnable {
+    static let configuration = CommandConfiguration(
+        commandName: "mbg",
+        abstract: "Blue/green table migrations for ClickHouse, as a small language.",
+        discussion: """
+            With no arguments: a REPL when stdin is a terminal, else the script on stdin.
+            Exit codes: 0 ok, 2 changes pending (plan --detailed-exitcode), 64 usage,
+            65 script error, 69 ClickHouse or connection error, 70 verification mismatch,
+            73 migration locked, 77 confirmation needed (pass --yes).
+            """,
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self])
+
+    @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
+    var statements: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func execute() -> MBGExit {
+        let settings = RunSettings(common: common, mode: common.dryRun ? .dryRun : .live)
+        if let statements {
+            return runSources([("<-c>", statements)], settings)
+        }
+        if Console.stdinIsTerminal {
+            return runREPL(settings)
+        }
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        return runSources([("<stdin>", String(decoding: data, as: UTF8.self))], settings)
+    }
+}
+
+struct Run: ParsableCommand, MBGRunnable {
+    static let configuration = CommandConfiguration(abstract: "Evaluate scripts in order.")
+    @Argument(help: "Script files (.mbg).") var files: [String]
+    @OptionGroup var common: CommonOptions
+
+    func execute() -> MBGExit {
+        guard let sources = readFiles(files) else { return .usage }
+        return runSources(sources, RunSettings(common: common, mode: common.dryRun ? .dryRun : .live))
+    }
+}
+
+struct Check: ParsableCommand, MBGRunnable {
+    static let configuration = CommandConfiguration(abstract: "Parse and check scripts without connecting.")
+    @Argument(help: "Script files (.mbg).") var files: [String]
+    @OptionGroup var common: CommonOptions
+
+    func execute() -> MBGExit {
+        guard let sources = readFiles(files) else { return .usage }
+        let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
+        if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
+        return code
+    }
+}
+
+struct PlanCommand: ParsableCommand, MBGRunnable {
+    static let configuration = CommandConfiguration(
+        commandName: "plan", abstract: "Show what applying the scripts would do; change nothing.")
+    @Argument(help: "Script files (.mbg).") var files: [String]
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes to apply.")
+    var detailedExitcode = false
+    @OptionGroup var common: CommonOptions
+
+    func execute() -> MBGExit {
+        guard let sources = readFiles(files) else { return .usage }
+        let mode: ServerMode = common.dryRun ? .dryRun : .live
+        let output = TerminalOutput(json: common.json)
+        output.collectPlans = true
+        let interp: Interpreter
+        do {
+            interp = try makeInterpreter(RunSettings(common: common, mode: mode), output: output, planOnly: true)
+        } catch {
+            return report(error)
+        }
+        let code = evaluate(sources, interp)
+        guard code == .success else { return code }
+        let plan: Plan
+        do {
+            plan = try interp.makePlan(only: nil, nil)
+        } catch {
+            return report(error)
+        }
+        if common.json {
+            Console.out(String(decoding: PlanDocument(plans: [plan]).encoded(pretty: true), as: UTF8.self))
+        } else {
+            Console.out(plan.render())
+        }
+        return detailedExitcode && plan.hasChanges ? .changesPending : .success
+    }
+}
+
+struct Dump: ParsableCommand, MBGRunnable {
+    static let configuration = CommandConfiguration(abstract: "Write the live catalog as JSON (for `plan --catalog`).")
+    @OptionGroup var common: CommonOptions
+
+    func execute() -> MBGExit {
+        do {
+            let settings = RunSettings(common: common, mode: .live)
+            let connection = try settings.connection()
+            let transport = try TransportRegistry.standard().make(connection)
+            let catalog = try readCatalog(transport, connection.database)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            Console.out(String(decoding: try encoder.encode(catalog), as: UTF8.self))
+            return .success
+        } catch {
+            return report(error)
+        }
+    }
+}
+
+// MARK: - running
+
+func readFiles(_ files: [String]) -> [(String, String)]? {
+    var sources: [(String, String)] = []
+    for f in files {
+        guard let data = FileManager.default.contents(atPath: f) else {
+            Console.err("error: cannot read file '\(f)'")
+            return nil
+        }
+        sources.append((f, String(decoding: data, as: UTF8.self)))
+    }
+    return sources
+}
+
+/// Prints an error that is not a diagnostic and picks its exit code.
+func report(_ error: any Error) -> MBGExit {
+    switch error {
+    case let list as DiagnosticList:
+        printDiagnostics(list.diagnostics)
+        return MBGExit.of(list.diagnostics)
+    case let d as Diagnostic:
+        printDiagnostics([d])
+        return MBGExit.of(d.kind)
+    case let e as CLIError:
+        Console.err("error: \(e)")
+        return .usage
+    case let e as TransportError:
+        Console.err("error: \(e)")
+        return .serverError
+    default:
+        Console.err("error: \(error)")
+        return .internalError
+    }
+}
+
+func printDiagnostics(_ diagnostics: [Diagnostic]) {
+    let color = Console.stderrIsTerminal && Console.colorAllowed
+    for d in diagnostics { Console.err(d.render(color: color)) }
+}
+
+func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: Bool = false) throws -> Interpreter {
+    var options = InterpreterOptions(mode: settings.mode)
+    options.stdlibPaths = LocalEngine.stdlibPaths()
+    options.assumeYes = settings.common.yes
+    options.continueOnError = settings.common.continueOnError
+    options.planOnly = planOnly
+    options.reporter = ConsoleReporter()
+    options.makeMigrationEngine = makeMigrationEngine
+    options.catalogLoader = readCatalog
+    if Console.stdinIsTerminal && !settings.common.yes {
+        options.confirm = askOnTerminal
+    }
+    if let path = settings.common.catalog {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.usage("--catalog: cannot read '\(path)'") }
+        do {
+            options.fixedCatalog = try JSONDecoder().decode(Catalog.self, from: data)
+        } catch {
+            throw CLIError.usage("--catalog: '\(path)' is not a catalog dumped by mbg dump (\(error))")
+        }
+        options.database = options.fixedCatalog?.database
+        options.transport = DryRunTransport()
+        if settings.mode == .live { options.mode = .dryRun }
+    }
+    switch settings.mode {
+    case .dryRun:
+        if options.transport == nil {
+            let json = settings.common.json
+            options.transport = DryRunTransport { sql in
+                if json {
+                    let data = (try? JSONSerialization.data(withJSONObject: ["type": "sql", "sql": sql])) ?? Data()
+                    Console.out(String(decoding: data, as: UTF8.self))
+                } else {
+                    Console.out(sql + ";")
+                }
+            }
+        }
+        options.database = options.database ?? settings.common.database
+    case .live:
+        if options.transport == nil {
+            let connection = try settings.connection()
+            options.transport = try TransportRegistry.standard().make(connection)
+            options.database = connection.database
+        }
+    case .checkOnly:
+        break
+    }
+    return Interpreter(options: options, output: output)
+}
+
+func askOnTerminal(_ question: String) -> Bool {
+    FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+    guard let answer = readLine() else { return false }
+    return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: .whitespaces))
+}
+
+func evaluate(_ sources: [(String, String)], _ interp: Interpreter) -> MBGExit {
+    for (name, text) in sources {
+        do {
+            if name.hasPrefix("<") {
+                try interp.evaluate(source: text, name: name)
+            } else {
+                try interp.run(path: name)
+            }
+        } catch {
+            let code = report(error)
+            if !interp.options.continueOnError { return code }
+        }
+    }
+    return .success
+}
+
+func runSources(_ sources: [(String, String)], _ settings: RunSettings) -> MBGExit {
+    let output = TerminalOutput(json: settings.common.json)
+    do {
+        let interp = try makeInterpreter(settings, output: output)
+        return evaluate(sources, interp)
+    } catch {
+        return report(error)
+    }
+}
+
+func runREPL(_ settings: RunSettings) -> MBGExit {
+    Console.err("the REPL is not built yet")
+    return .internalError
+}
+
+/// Filled in when the migration engine lands.
+func makeMigrationEngine(_ context: MigrationEngineContext) -> any MigrationEngine {
+    PendingMigrationEngine()
+}
+
+func readCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
+    throw CLIError.usage("live catalog not built yet")
+}
+
+final class PendingMigrationEngine: MigrationEngine {
+    struct NotYet: Error {}
+    func plan(_ m: MigrationDef, catalog: Catalog) throws -> [PlanStep] { throw NotYet() }
+    func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws { throw NotYet() }
+    func verify(_ m: MigrationDef) throws -> String { throw NotYet() }
+    func status(_ m: MigrationDef?) throws -> [String] { throw NotYet() }
+    func cutover(_ m: MigrationDef) throws { throw NotYet() }
+    func rollback(_ m: MigrationDef) throws { throw NotYet() }
+    func finish(_ m: MigrationDef, keepOld: Bool) throws { throw NotYet() }
 }

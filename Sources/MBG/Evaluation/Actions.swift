@@ -28,7 +28,7 @@ extension Interpreter {
     }
 
     public func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
-        if options.mode == .checkOnly { return .empty }
+        if options.mode == .checkOnly || options.planOnly { return .empty }
         let transport = try requireTransport(location)
         let result = try wrap(location) { try transport.execute(Query(sql)) }
         cachedCatalog = nil  // any statement may have changed the catalog
@@ -111,6 +111,7 @@ extension Interpreter {
             migration = try findMigration(a.target, file, a.kind)
         }
         if options.mode == .checkOnly { return .null }
+        if options.planOnly && a.kind != .status { return .null }
         switch a.kind {
         case .plan:
             let plan = try makePlan(only: a.target?.text, location)
@@ -164,7 +165,8 @@ extension Interpreter {
         return t.name == only || t.physicalName == only
     }
 
-    public func makePlan(only: String?, _ location: SourceLocation) throws -> Plan {
+    public func makePlan(only: String?, _ location: SourceLocation?) throws -> Plan {
+        let location = location ?? SourceLocation(file: SourceFile(name: "<plan>", text: ""), range: SourceRange(0, 0))
         let catalog = try currentCatalog(at: location)
         var plan = Plan()
         let migrationOnly = only.flatMap { session.migration($0) }

@@ -29,6 +29,9 @@ public struct InterpreterOptions {
     public var reporter: any ProgressReporter
     /// Stop at the first failing statement (scripts) or go on.
     public var continueOnError: Bool
+    /// Planning a pipeline: statements that change the server (`apply`, `cutover`,
+    /// `rollback`, `finish`, `sql`) and `plan` itself are skipped; the caller plans once at the end.
+    public var planOnly: Bool = false
 
     public init(
         mode: ServerMode = .checkOnly, transport: (any Transport)? = nil,

@@ -5,12 +5,18 @@ public final class DryRunTransport: Transport, @unchecked Sendable {
     private let lock = NSLock()
     private var _statements: [String] = []
 
-    public init() {}
+    /// Called with each statement as it arrives (the CLI prints it).
+    private let onStatement: (@Sendable (String) -> Void)?
+
+    public init(onStatement: (@Sendable (String) -> Void)? = nil) {
+        self.onStatement = onStatement
+    }
 
     public func execute(_ query: Query) throws -> QueryResult {
         lock.lock()
-        defer { lock.unlock() }
         _statements.append(query.sql)
+        lock.unlock()
+        onStatement?(query.sql)
         return .empty
     }
 
