@@ -29,7 +29,10 @@ let package = Package(
             path: "Sources/MBGCLI"
         ),
         .executableTarget(name: "mbg", dependencies: ["MBGCLI"], path: "Sources/mbg"),
-        .testTarget(name: "MBGTests", dependencies: ["MBG", "MBGCLI"], path: "Tests/MBGTests"),
+        // Depends on the executable so golden tests can run the real binary.
+        .testTarget(
+            name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg"], path: "Tests/MBGTests",
+            exclude: []),
         .testTarget(
             name: "IntegrationTests", dependencies: ["MBG"], path: "Tests/IntegrationTests"),
     ],

@@ -233,6 +233,7 @@ func askOnTerminal(_ question: String) -> Bool {
 }
 
 func evaluate(_ sources: [(String, String)], _ interp: Interpreter) -> MBGExit {
+    var first: MBGExit = .success
     for (name, text) in sources {
         do {
             if name.hasPrefix("<") {
@@ -243,9 +244,10 @@ func evaluate(_ sources: [(String, String)], _ interp: Interpreter) -> MBGExit {
         } catch {
             let code = report(error)
             if !interp.options.continueOnError { return code }
+            if first == .success { first = code }
         }
     }
-    return .success
+    return first
 }
 
 func runSources(_ sources: [(String, String)], _ settings: RunSettings) -> MBGExit {

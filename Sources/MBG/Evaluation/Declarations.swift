@@ -46,7 +46,13 @@ extension Interpreter {
                 at: loc(file, decl.versionRange ?? decl.range), hint: "declare a higher version to change it")
         }
         var table: TableDef
-        let base = decl.version == nil ? nil : try baseVersion(of: decl.name.text, below: decl.version, at: location)
+        // A body needs no server: only a declaration without one reads the live table.
+        let base =
+            decl.version == nil
+            ? nil
+            : decl.columns != nil
+                ? session.versions(of: decl.name.text).filter { $0.version.map { $0 < decl.version! } ?? true }.last
+                : try baseVersion(of: decl.name.text, below: decl.version, at: location)
         if let base {
             table = base
             table.version = decl.version

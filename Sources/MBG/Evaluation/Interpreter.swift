@@ -297,6 +297,10 @@ public final class Interpreter {
             return .result(try runSQL(sql, at: loc(file, expr.range)))
         case .migrate(let decl):
             return .migration(try declareMigration(decl, env: env, file: file))
+        case .view(let decl):
+            return .view(try declareView(decl, env: env, file: file))
+        case .table(let decl):
+            return .table(try declareTable(decl, env: env, file: file))
         }
     }
 
@@ -507,6 +511,6 @@ func nearest(_ name: String, among candidates: [String]) -> String? {
     let n = Array(name)
     guard n.count < 64 else { return nil }
     let scored = Set(candidates).filter { $0.count < 64 }.map { ($0, distance(n, Array($0))) }
-    guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }), best.1 <= max(1, n.count / 3) else { return nil }
+    guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }), best.1 <= max(1, (n.count + 2) / 3) else { return nil }
     return best.0
 }

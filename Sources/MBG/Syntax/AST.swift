@@ -164,6 +164,8 @@ public indirect enum ExprKind: Sendable, Hashable {
     /// `sql "…"` used as a value.
     case sql(Expr)
     case migrate(MigrateDecl)
+    case view(ViewDecl)
+    case table(TableDecl)
 
     public static func == (a: ExprKind, b: ExprKind) -> Bool {
         String(describing: a) == String(describing: b)

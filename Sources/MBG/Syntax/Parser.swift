@@ -724,6 +724,12 @@ public struct Parser {
                 case "migrate":
                     let decl = try migrateDecl()
                     return Expr(.migrate(decl), decl.range)
+                case "view":
+                    let decl = try viewDecl()
+                    return Expr(.view(decl), decl.range)
+                case "table":
+                    let decl = try tableDecl()
+                    return Expr(.table(decl), decl.range)
                 default:
                     if Parser.reserved.contains(text) {
                         throw fail("expected an expression, found '\(text)'")
