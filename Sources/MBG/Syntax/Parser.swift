@@ -113,8 +113,10 @@ public struct Parser {
     }
 
     /// Skips to the start of the next statement after an error.
-    mutating func synchronize() {
+    mutating func synchronize(from start: Int) {
         var braces = 0
+        // The token that failed may itself start the next statement.
+        if index > start, current.newlineBefore, let w = current.word, Parser.statementWords.contains(w) { return }
         advance()
         while !current.isEOF {
             if check("{") { braces += 1 }
@@ -151,7 +153,7 @@ public struct Parser {
             do {
                 statements.append(try statement())
             } catch {
-                synchronize()
+                synchronize(from: before)
                 if index == before { advance() }
             }
         }
