@@ -98,6 +98,7 @@ public final class Interpreter {
         self.options = options
         self.output = output
         Builtins.install(into: self)
+        installDeclarationBuiltins()
     }
 
     /// Makes a Swift closure callable from scripts.
@@ -171,6 +172,12 @@ public final class Interpreter {
         case .letBinding(let name, let value, _):
             let v = try eval(value, env, file)
             env.define(name.text, v)
+            return .null
+        case .assignment(let name, let value, let range):
+            let v = try eval(value, env, file)
+            guard env.assign(name.text, v) else {
+                throw Diagnostic(.check, "'\(name.text)' is not defined", at: loc(file, range), hint: "declare it first with let \(name.text) = …")
+            }
             return .null
         case .function(let name, let params, let body, _):
             env.define(name.text, .function(FunctionValue(name: name.text, body: .user(params: params.map(\.text), body: body, closure: env, file: file))))

@@ -121,5 +121,14 @@ public final class Environment: @unchecked Sendable {
         return parent?.lookup(name)
     }
 
+    /// Rebinds the variable in the scope that defines it; false if none does.
+    public func assign(_ name: String, _ value: Value) -> Bool {
+        if values[name] != nil {
+            values[name] = value
+            return true
+        }
+        return parent?.assign(name, value) ?? false
+    }
+
     public var names: [String] { Array(values.keys) + (parent?.names ?? []) }
 }

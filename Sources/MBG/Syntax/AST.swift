@@ -115,6 +115,8 @@ public indirect enum Stmt: Sendable, Hashable {
     case migrate(MigrateDecl)
     case action(ActionStmt)
     case letBinding(name: Name, value: Expr, range: SourceRange)
+    /// `x = expr`: rebinds an existing variable where it was defined.
+    case assignment(name: Name, value: Expr, range: SourceRange)
     case function(name: Name, params: [Name], body: [Stmt], range: SourceRange)
     case returnStmt(Expr?, range: SourceRange)
     case ifStmt(condition: Expr, then: [Stmt], otherwise: [Stmt]?, range: SourceRange)
@@ -130,7 +132,7 @@ public indirect enum Stmt: Sendable, Hashable {
         case .view(let d): return d.range
         case .migrate(let d): return d.range
         case .action(let a): return a.range
-        case .letBinding(_, _, let r), .function(_, _, _, let r), .returnStmt(_, let r),
+        case .letBinding(_, _, let r), .assignment(_, _, let r), .function(_, _, _, let r), .returnStmt(_, let r),
             .ifStmt(_, _, _, let r), .forStmt(_, _, _, let r), .printStmt(_, let r),
             .assertStmt(_, _, let r), .importStmt(_, let r):
             return r

@@ -180,6 +180,14 @@ public struct Parser {
         defer { depth -= 1 }
         if depth > Parser.maxDepth { throw fail("statements nested too deeply") }
         let start = current.range.start
+        if case .identifier(let text, let quoted) = current.kind, quoted || !Parser.reserved.contains(text),
+            peekToken().isPunct("=")
+        {
+            let name = Name(text: text, range: advance().range)
+            advance()
+            let value = try expression()
+            return .assignment(name: name, value: value, range: SourceRange(start, previousEnd))
+        }
         guard let word = current.word else { return .expression(try expression()) }
         switch word {
         case "table": return .table(try tableDecl())
