@@ -257,10 +257,12 @@ class EngineSession:
 
 
 class Engine:
-    def __init__(self, path, pool_size, max_sessions):
+    def __init__(self, path, pool_size, max_pool, max_sessions):
         self.path = path
         self.pool = queue.Queue()
         self.all = []
+        self.max_pool = max(pool_size, max_pool)
+        self.grow_lock = threading.Lock()
         for _ in range(pool_size):
             es = EngineSession(path)
             self.pool.put(es)
@@ -273,6 +275,23 @@ class Engine:
         self.max_sessions = max_sessions
         self.active = {}           # query_id -> start time
         self.active_lock = threading.Lock()
+
+    def checkout(self):
+        """A pooled session; the pool grows up to max_pool when all are busy."""
+        try:
+            return self.pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self.grow_lock:
+            if len(self.all) < self.max_pool:
+                es = EngineSession(self.path)
+                self.all.append(es)
+                LOG.info("pool grew to %d sessions", len(self.all))
+                return es
+        return self.pool.get()
+
+    def checkin(self, es):
+        self.pool.put(es)
 
     def named_session(self, sid, check, timeout):
         with self.named_lock:
@@ -418,6 +437,7 @@ class Body:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "chdb-http-front"
+    timeout = 600  # seconds an idle keep-alive connection may hold its thread
 
     def version_string(self):
         return self.server_version
@@ -479,6 +499,9 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("GET")
 
     def do_POST(self):
+        self._dispatch("POST")
+
+    def do_PUT(self):  # curl -T
         self._dispatch("POST")
 
     def do_HEAD(self):
@@ -603,7 +626,7 @@ class Handler(BaseHTTPRequestHandler):
                               "(SESSION_IS_LOCKED)" % sid)
             pooled = False
         else:
-            es = engine.pool.get()
+            es = engine.checkout()
             es.lock.acquire()
             pooled = True
 
@@ -625,14 +648,17 @@ class Handler(BaseHTTPRequestHandler):
                               "DB::Exception: Cannot execute query in readonly mode. (READONLY)")
 
             # per-request state: database, settings, a tag to find the query by
-            es.use(params.get("database") or es.home_db)
-            # a session keeps its own SETs: URL settings last for this query only
-            restore_to = es.changed_settings() if (settings and not pooled) else None
             assigns = ["log_comment = " + sql_string(qid)]
-            for k, v in settings:
-                assigns.append("%s = %s" % (k, sql_string(v)))
-                set_names.append(k)
-            es.run("SET " + ", ".join(assigns))
+            try:
+                es.use(params.get("database") or es.home_db)
+                # a session keeps its own SETs: URL settings last for this query only
+                restore_to = es.changed_settings() if (settings and not pooled) else None
+                for k, v in settings:
+                    assigns.append("%s = %s" % (k, sql_string(v)))
+                    set_names.append(k)
+                es.run("SET " + ", ".join(assigns))
+            except Exception as exc:
+                raise engine_error(exc)
 
             t0 = time.monotonic()
             result_rows = 0
@@ -670,7 +696,7 @@ class Handler(BaseHTTPRequestHandler):
                 es.last_used = time.monotonic()
                 es.lock.release()
                 if pooled:
-                    engine.pool.put(es)
+                    engine.checkin(es)
                 if sid and params.get("close_session") == "1":
                     engine.close_named(sid)
 
@@ -763,7 +789,9 @@ def main():
     ap.add_argument("--host", default="127.0.0.1", help="listen address (loopback only by default)")
     ap.add_argument("--port", type=int, default=18123)
     ap.add_argument("--data", required=True, help="chDB data directory")
-    ap.add_argument("--pool", type=int, default=6, help="engine sessions serving requests in parallel")
+    ap.add_argument("--pool", type=int, default=6, help="engine sessions opened at start")
+    ap.add_argument("--max-pool", type=int, default=32,
+                    help="the pool grows to this many sessions when all are busy")
     ap.add_argument("--max-sessions", type=int, default=64, help="most session_id sessions kept")
     ap.add_argument("--user", help="an extra user (besides passwordless `default`)")
     ap.add_argument("--password-file", help="file holding that user's password")
@@ -781,7 +809,8 @@ def main():
 
     os.makedirs(args.data, exist_ok=True)
     t0 = time.monotonic()
-    engine = Engine(os.path.abspath(args.data), max(1, args.pool), args.max_sessions)
+    engine = Engine(os.path.abspath(args.data), max(1, args.pool), args.max_pool,
+                    args.max_sessions)
     Handler.engine = engine
     Handler.users = users
 

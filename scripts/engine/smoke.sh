@@ -154,7 +154,8 @@ concurrency() {
     small_done=$(date +%s.%N)
     wait "$big" || true
     big_status=$(cat "$TMP/big.status")
-    local codes slow
+    local codes slow maxlat
+    maxlat=$(cat "$TMP"/w? | sort -k2 -n | tail -n1 | cut -d' ' -f2)
     codes=$(cat "$TMP"/w? | cut -d' ' -f1 | sort -u | tr '\n' ' ')
     slow=$(cat "$TMP"/w? | awk '$2 > 0.5' | wc -l)
     req "$u/" "SELECT (SELECT count() FROM $db.small), (SELECT count() FROM $db.big)"
@@ -163,7 +164,7 @@ concurrency() {
     big_s=$(echo "$big_status" | cut -d' ' -f2)
     if [ "$codes" = "200 " ] && [ "$slow" = 0 ] && [ "$(body)" = "$(printf '20\t5000000')" ] \
         && [ "${big_status%% *}" = 200 ]; then
-        ok "$lane 20 small inserts from 4 writers took ${small_s}s in all while a 5M-row INSERT SELECT took ${big_s}s"
+        ok "$lane 20 small inserts from 4 writers: ${small_s}s in all, slowest ${maxlat}s, while a 5M-row INSERT SELECT took ${big_s}s"
     else
         bad "$lane concurrency: codes=$codes slow=$slow counts=$(body) big=$big_status"
     fi
