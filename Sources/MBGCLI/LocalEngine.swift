@@ -22,23 +22,28 @@ enum LocalEngine {
         }
         let script = home.appendingPathComponent("scripts/local-engine").path
         let data = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        let (status, _) = try runScript(script, ["start", "--data", data])
+        guard status == 0 else {
+            throw CLIError.usage("--local: starting the local engine failed (scripts/local-engine start exited \(status))")
+        }
+        let (urlStatus, out) = try runScript(script, ["url"])
+        let url = out.split(separator: "\n").last { $0.hasPrefix("http://") }
+        guard urlStatus == 0, let url else { throw CLIError.usage("--local: scripts/local-engine printed no URL") }
+        return String(url)
+    }
+
+    /// Runs a helper script; its stderr goes straight to ours.
+    static func runScript(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, "start", "--data", data]
+        process.arguments = [script] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.standardError
         try process.run()
         let out = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CLIError.usage("--local: starting the local engine failed (scripts/local-engine start exited \(process.terminationStatus))")
-        }
-        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
-        guard let url = lines.last(where: { $0.hasPrefix("http://") }) else {
-            throw CLIError.usage("--local: scripts/local-engine printed no URL")
-        }
-        return String(url)
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self))
     }
 
     /// Folders `import "name"` searches.
