@@ -29,6 +29,10 @@ let package = Package(
             path: "Sources/MBGCLI"
         ),
         .executableTarget(name: "mbg", dependencies: ["MBGCLI"], path: "Sources/mbg"),
+        // libFuzzer target (scripts/fuzz); without -DFUZZING it replays a corpus.
+        .executableTarget(
+            name: "mbg-fuzz", dependencies: ["MBG"], path: "Sources/mbg-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         // Depends on the executable so golden tests can run the real binary.
         .testTarget(
             name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg"], path: "Tests/MBGTests",
