@@ -1,10 +1,12 @@
 import Foundation
+import Synchronization
 
 /// TEMPORARY stand-in for the interpreter, so the REPL and its terminal tests
 /// run before the real backend exists. It understands nothing of the
 /// language: a statement is complete when its braces, brackets, parentheses,
 /// strings and backquoted names are closed; evaluating echoes it; completion
-/// offers the keywords and the names seen after `table`. Replace it with the
+/// offers the keywords and the names seen after `table`; `sleep N` waits N
+/// seconds or until Ctrl-C cancels it (for the terminal test). Replace it with the
 /// interpreter in `Entry.swift`.
 public final class BraceBackend: ReplBackend {
     static let keywords = [
@@ -17,6 +19,7 @@ public final class BraceBackend: ReplBackend {
 
     private let output: any OutputSink
     private var declaredTables: [String] = []
+    private let cancelled = CancelFlag()
 
     public init(output: any OutputSink) {
         self.output = output
@@ -35,6 +38,9 @@ public final class BraceBackend: ReplBackend {
         if scan.completeness == .incomplete {
             output.writeLine("error: unexpected end of input")
             return false
+        }
+        if let seconds = Self.sleepSeconds(source) {
+            return sleep(seconds: seconds)
         }
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
         output.writeLine("echo (\(lines.count) line\(lines.count == 1 ? "" : "s")): " + lines.joined(separator: " / "))
@@ -69,7 +75,30 @@ public final class BraceBackend: ReplBackend {
         "the echo backend does not connect; nothing is sent anywhere"
     }
 
-    public var cancelRunning: @Sendable () -> Void { {} }
+    public var cancelRunning: @Sendable () -> Void {
+        let cancelled = self.cancelled
+        return { cancelled.flag.store(true, ordering: .sequentiallyConsistent) }
+    }
+
+    private func sleep(seconds: Double) -> Bool {
+        cancelled.flag.store(false, ordering: .sequentiallyConsistent)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if cancelled.flag.load(ordering: .sequentiallyConsistent) {
+                output.writeLine("error: cancelled")
+                return false
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        output.writeLine("slept \(seconds) s")
+        return true
+    }
+
+    private static func sleepSeconds(_ source: String) -> Double? {
+        let words = source.split(whereSeparator: \.isWhitespace)
+        guard words.count == 2, words[0] == "sleep" else { return nil }
+        return Double(words[1])
+    }
 
     // MARK: - Scanning
 
@@ -123,6 +152,10 @@ public final class BraceBackend: ReplBackend {
             keyword == "table" && name.first.map { $0.isLetter || $0 == "_" } == true ? String(name) : nil
         }
     }
+}
+
+private final class CancelFlag: Sendable {
+    let flag = Atomic<Bool>(false)
 }
 
 enum BraceBackendError: Error, CustomStringConvertible {
