@@ -261,8 +261,19 @@ func runSources(_ sources: [(String, String)], _ settings: RunSettings) -> MBGEx
 }
 
 func runREPL(_ settings: RunSettings) -> MBGExit {
-    Console.err("the REPL is not built yet")
-    return .internalError
+    let output = TerminalOutput(json: settings.common.json)
+    let interpreter: Interpreter
+    do {
+        interpreter = try makeInterpreter(settings, output: output)
+    } catch {
+        return report(error)
+    }
+    interpreter.options.continueOnError = true
+    let backend = InterpreterBackend(interpreter: interpreter, settings: settings)
+    let sink = StandardOutputSink()
+    let editor = LineEditor(historyPath: LineEditor.historyPath())
+    let repl = REPL(backend: backend, reader: editor, output: sink, style: .forStandardOutput())
+    return repl.run() == .finished ? .success : .scriptError
 }
 
 /// Filled in when the migration engine lands.

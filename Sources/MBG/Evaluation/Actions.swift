@@ -27,10 +27,16 @@ extension Interpreter {
         return t
     }
 
+    /// Forgets the cached catalog (after DDL, or a new connection).
+    public func invalidateCatalog() { cachedCatalog = nil }
+
     public func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
         if options.mode == .checkOnly || options.planOnly { return .empty }
         let transport = try requireTransport(location)
-        let result = try wrap(location) { try transport.execute(Query(sql)) }
+        let queryID = "mbg-" + UUID().uuidString.lowercased()
+        runningQuery.start(transport, queryID)
+        defer { runningQuery.finish() }
+        let result = try wrap(location) { try transport.execute(Query(sql, queryID: queryID)) }
         cachedCatalog = nil  // any statement may have changed the catalog
         return result
     }

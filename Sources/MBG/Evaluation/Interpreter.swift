@@ -91,6 +91,8 @@ public final class Interpreter {
     var cachedCatalog: Catalog?
     var loadedModules: [String: Bool] = [:]  // path -> finished
     var callDepth = 0
+    /// The `sql` statement now running, so another thread (Ctrl-C) can cancel it.
+    public let runningQuery = RunningQuery()
     /// Where each declared table came from, for error messages.
     var declarationSites: [String: SourceLocation] = [:]
 
@@ -520,4 +522,19 @@ func nearest(_ name: String, among candidates: [String]) -> String? {
     let scored = Set(candidates).filter { $0.count < 64 }.map { ($0, distance(n, Array($0))) }
     guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }), best.1 <= max(1, (n.count + 2) / 3) else { return nil }
     return best.0
+}
+
+/// The query a session is running, for cancelling it from another thread.
+public final class RunningQuery: @unchecked Sendable {
+    private let lock = NSLockShim()
+    private var current: (transport: any Transport, id: String)?
+
+    func start(_ transport: any Transport, _ id: String) { lock.with { current = (transport, id) } }
+    func finish() { lock.with { current = nil } }
+
+    /// Asks the server to stop the running query; a no-op when none runs.
+    public func cancel() {
+        guard let (transport, id) = lock.with({ current }) else { return }
+        try? transport.cancel(queryID: id)
+    }
 }
