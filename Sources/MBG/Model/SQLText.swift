@@ -224,3 +224,33 @@ func closingIndex(_ tokens: [SQLToken], _ open: Int) -> Int? {
     }
     return nil
 }
+
+/// The value of a string literal: `'it\'s'` → `it's`.
+func sqlStringValue(_ literal: String) -> String {
+    var body = Substring(literal)
+    if body.first == "'" { body = body.dropFirst() }
+    if body.last == "'" { body = body.dropLast() }
+    var out = ""
+    var escaped = false
+    var previousQuote = false
+    for c in body {
+        if escaped {
+            out.append(unescapeSQLChar(c))
+            escaped = false
+        } else if c == "\\" {
+            escaped = true
+        } else if c == "'" && previousQuote {
+            previousQuote = false  // `''` is one quote, already appended
+            continue
+        } else {
+            out.append(c)
+        }
+        previousQuote = (c == "'") && !previousQuote
+    }
+    return out
+}
+
+/// The strings of an array literal as the server prints it: `['a','b']`.
+func sqlStringArray(_ text: String) -> [String] {
+    sqlTokens(text).filter { $0.kind == .string }.map { sqlStringValue($0.text) }
+}
