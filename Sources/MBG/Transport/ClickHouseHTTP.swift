@@ -237,10 +237,11 @@ public enum ClickHouseHTTP {
             {
                 let text = String(decoding: bytes[k...], as: UTF8.self)
                 if isExceptionLine(text) {
-                    var cleaned = text
                     // Newer servers wrap the text in `__exception__` markers and a tag line.
-                    cleaned = cleaned.split(separator: "\n", omittingEmptySubsequences: false)
-                        .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+                    // ("\r\n" is one Character in Swift: make lines plain first.)
+                    let cleaned = text.replacingOccurrences(of: "\r\n", with: "\n")
+                        .split(separator: "\n", omittingEmptySubsequences: false)
+                        .map(String.init)
                         .filter { $0 != "__exception__" && !isTagLine($0) }
                         .joined(separator: "\n")
                     if let error = parseServerError(cleaned) {
