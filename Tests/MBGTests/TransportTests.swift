@@ -145,6 +145,24 @@ final class TabSeparatedTests: XCTestCase {
         XCTAssertEqual(result.scalar, "18446744073709551615")
     }
 
+    func testQuotedTypesKeptRaw() throws {
+        let body = Data(
+            "a\tt\tm\ts\nArray(String)\tTuple(UInt8, String)\tMap(String, String)\tString\n['a\\tb','c\\'d']\t(1,'x\\ty')\t{'k':'v'}\tp\\tq\n".utf8)
+        let result = try ClickHouseHTTP.decode(body, format: .namesAndTypes)
+        XCTAssertEqual(result.rows, [["['a\\tb','c\\'d']", "(1,'x\\ty')", "{'k':'v'}", "p\tq"]])
+        XCTAssertTrue(TabSeparated.isQuotedType("Array(Nullable(String))"))
+        XCTAssertFalse(TabSeparated.isQuotedType("LowCardinality(String)"))
+    }
+
+    func testDefaultCastIsNoDrift() {
+        let declared = TableDef(name: "t", columns: [ColumnDef(name: "a", type: "Decimal(18, 4)", defaultExpression: "0")])
+        var live = declared
+        live.columns[0].defaultExpression = "CAST(0, 'Decimal(18, 4)')"
+        XCTAssertEqual(catalogTableDiff(declared: declared, live: live), [])
+        live.columns[0].defaultExpression = "CAST(1, 'Decimal(18, 4)')"
+        XCTAssertEqual(catalogTableDiff(declared: declared, live: live).count, 1)
+    }
+
     func testRowWithWrongFieldCountIsAnError() {
         let body = Data("a\tb\nUInt8\tUInt8\n1\n".utf8)
         XCTAssertThrowsError(try ClickHouseHTTP.decode(body, format: .namesAndTypes))

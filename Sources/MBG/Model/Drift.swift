@@ -20,7 +20,8 @@ public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
         let kind = column.defaultExpression == nil ? nil : (column.defaultKind ?? "DEFAULT").uppercased()
         let otherKind = other.defaultExpression == nil ? nil : (other.defaultKind ?? "DEFAULT").uppercased()
         if kind != otherKind
-            || normalizedSQL(column.defaultExpression ?? "") != normalizedSQL(other.defaultExpression ?? "")
+            || normalizedDefault(column.defaultExpression, type: column.type)
+                != normalizedDefault(other.defaultExpression, type: other.type)
         {
             diffs.append(
                 "column \(name): \(describeDefault(kind, column.defaultExpression)) declared, "
@@ -35,9 +36,13 @@ public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
     for column in live.columns where !declaredNames.contains(column.name) {
         diffs.append("column \(quoteIdentifier(column.name)) is on the server but not declared")
     }
+    // Order matters for `SELECT *` and positional inserts, which see only ordinary
+    // columns (18.x lists MATERIALIZED and ALIAS columns last whatever the declaration).
     let liveNames = Set(live.columns.map(\.name))
-    let commonDeclared = declared.columns.map(\.name).filter { liveNames.contains($0) }
-    let commonLive = live.columns.map(\.name).filter { declaredNames.contains($0) }
+    let commonDeclared = declared.columns.filter { $0.defaultKind == nil }.map(\.name)
+        .filter { liveNames.contains($0) }
+    let commonLive = live.columns.filter { $0.defaultKind == nil }.map(\.name)
+        .filter { declaredNames.contains($0) }
     if commonDeclared != commonLive {
         diffs.append(
             "column order: (\(commonDeclared.map(quoteIdentifier).joined(separator: ", "))) declared, "
@@ -93,6 +98,22 @@ private func effectiveSettings(_ settings: [SettingDef]) -> [String: String] {
         out[s.name] = s.value
     }
     return out
+}
+
+/// A default expression without the `CAST(x, 'T')` an old server wraps around it
+/// when `T` is the column's own type (18.x stores `DEFAULT 0` that way).
+private func normalizedDefault(_ expression: String?, type: String) -> String {
+    guard let expression else { return "" }
+    let tokens = sqlTokens(expression)
+    if tokens.count >= 6, tokens[0].isWord("CAST"), tokens[1].text == "(",
+        closingIndex(tokens, 1) == tokens.count - 1,
+        let comma = tokens.lastIndex(where: { $0.depth == 1 && $0.text == "," && $0.kind == .symbol }),
+        comma == tokens.count - 3, tokens[comma + 1].kind == .string,
+        normalizedSQL(sqlStringValue(tokens[comma + 1].text)) == normalizedSQL(type)
+    {
+        return normalizedSQL(String(expression[tokens[2].range.lowerBound..<tokens[comma - 1].range.upperBound]))
+    }
+    return normalizedSQL(expression)
 }
 
 /// `MergeTree()` and `MergeTree` are the same engine.

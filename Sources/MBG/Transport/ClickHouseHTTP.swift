@@ -306,14 +306,23 @@ public enum ClickHouseHTTP {
             let names = rows.removeFirst()
             return QueryResult(columns: names.map { ResultColumn(name: $0 ?? "", type: "") }, rows: rows)
         case .namesAndTypes:
-            var rows = try TabSeparated.decodeRows(body)
-            // DDL sent with FORMAT answers nothing at all.
-            guard rows.count >= 2 else { return QueryResult() }
-            let names = rows.removeFirst()
-            let types = rows.removeFirst()
+            // Names, then types; the types say which fields are quoted literals.
+            let newline = UInt8(ascii: "\n")
+            guard let nameEnd = body.firstIndex(of: newline),
+                let typeEnd = body[(nameEnd + 1)...].firstIndex(of: newline)
+            else {
+                // DDL sent with FORMAT answers nothing at all.
+                if body.isEmpty { return QueryResult() }
+                throw TabSeparatedError(reason: "no header lines")
+            }
+            let header = try TabSeparated.decodeRows(Data(body[..<typeEnd]))
+            let names = header[0]
+            let types = header.count > 1 ? header[1] : [""]
             guard names.count == types.count else {
                 throw TabSeparatedError(reason: "header has \(names.count) names but \(types.count) types")
             }
+            let quoted = types.map { TabSeparated.isQuotedType($0 ?? "") }
+            let rows = try TabSeparated.decodeRows(Data(body[(typeEnd + 1)...])) { quoted[$0 % quoted.count] }
             let columns = zip(names, types).map { ResultColumn(name: $0 ?? "", type: $1 ?? "") }
             if let bad = rows.firstIndex(where: { $0.count != columns.count }) {
                 throw TabSeparatedError(

@@ -17,6 +17,7 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
     public let cancelGrace: Double
 
     private let session: URLSession
+    private let delegate = SessionDelegate()
     private let lock = NSLock()
     /// Calls in flight by query id. Guarded by `lock`.
     private var running: [String: Call] = [:]
@@ -34,7 +35,10 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
         configuration.urlCredentialStorage = nil
-        self.session = URLSession(configuration: configuration)
+        // A delegate, not completion handlers: on Linux a 401 with `WWW-Authenticate`
+        // (18.x on a wrong password) never completes otherwise, and the body with the
+        // server's error only reaches a data delegate.
+        self.session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
     }
 
     deinit { session.invalidateAndCancel() }
@@ -139,9 +143,8 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
         // The idle timeout outlasts the deadline below, which is the one that counts.
         urlRequest.timeoutInterval = request.timeout + 5
 
-        let task = session.dataTask(with: urlRequest) { data, response, error in
-            call.finish(data: data, response: response, error: error)
-        }
+        let task = session.dataTask(with: urlRequest)
+        delegate.add(task, call)
         call.start(task)
         if call.done.wait(timeout: .now() + request.timeout) == .timedOut {
             call.abort()
@@ -172,7 +175,7 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
         for (key, value) in http.allHeaderFields {
             if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
         }
-        return Answer(status: http.statusCode, headers: headers, body: data ?? Data())
+        return Answer(status: http.statusCode, headers: headers, body: data)
     }
 
     /// Turns an answer into rows, or the server's exception into an error.
@@ -232,15 +235,60 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
     }
 }
 
-/// One request in flight: its task, its outcome, and whether it was cancelled.
+/// Routes URLSession's events to the call each task belongs to.
+private final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var calls: [Int: Call] = [:]
+
+    func add(_ task: URLSessionTask, _ call: Call) {
+        lock.lock()
+        calls[task.taskIdentifier] = call
+        lock.unlock()
+    }
+
+    private func call(_ task: URLSessionTask, remove: Bool = false) -> Call? {
+        lock.lock()
+        defer { lock.unlock() }
+        return remove ? calls.removeValue(forKey: task.taskIdentifier) : calls[task.taskIdentifier]
+    }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+    ) {
+        call(dataTask)?.received(response)
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        call(dataTask)?.received(data)
+    }
+
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+        completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
+    ) {
+        // Credentials travel in headers; a challenge means they were refused.
+        call(task)?.challenged()
+        completionHandler(.cancelAuthenticationChallenge, nil)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        call(task, remove: true)?.complete(error)
+    }
+}
+
+/// One request in flight: its task, what has arrived, and whether it was cancelled.
 private final class Call: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var task: URLSessionDataTask?
-    private var data: Data?
+    private var data = Data()
     private var response: URLResponse?
     private var error: (any Error)?
     private var cancelled = false
+    private var wasChallenged = false
     private var finished = false
 
     func start(_ task: URLSessionDataTask) {
@@ -250,16 +298,33 @@ private final class Call: @unchecked Sendable {
         task.resume()
     }
 
-    func finish(data: Data?, response: URLResponse?, error: (any Error)?) {
+    func received(_ response: URLResponse) {
+        lock.lock()
+        self.response = response
+        lock.unlock()
+    }
+
+    func received(_ data: Data) {
+        lock.lock()
+        self.data.append(data)
+        lock.unlock()
+    }
+
+    func challenged() {
+        lock.lock()
+        wasChallenged = true
+        lock.unlock()
+    }
+
+    func complete(_ error: (any Error)?) {
         lock.lock()
         if finished {
             lock.unlock()
             return
         }
         finished = true
-        self.data = data
-        self.response = response
-        self.error = error
+        // A refused challenge ends the task as "cancelled", but the answer is complete.
+        self.error = wasChallenged && response != nil && !cancelled ? nil : error
         lock.unlock()
         done.signal()
     }
@@ -270,7 +335,7 @@ private final class Call: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Stops waiting: cancels the task (its handler then reports `cancelled`).
+    /// Stops waiting: cancels the task (its completion then reports `cancelled`).
     func abort() {
         lock.lock()
         let task = self.task
@@ -279,7 +344,7 @@ private final class Call: @unchecked Sendable {
         if !isFinished { task?.cancel() }
     }
 
-    func outcome() -> (Data?, URLResponse?, (any Error)?, Bool) {
+    func outcome() -> (Data, URLResponse?, (any Error)?, Bool) {
         lock.lock()
         defer { lock.unlock() }
         return (data, response, error, cancelled)
