@@ -338,8 +338,8 @@ final class DDLAndDriftTests: XCTestCase {
             )
             ENGINE = ReplacingMergeTree(id)
             PARTITION BY toYYYYMM(ts)
-            PRIMARY KEY id
             ORDER BY (id, ts)
+            PRIMARY KEY id
             TTL ts + INTERVAL 30 DAY
             SETTINGS index_granularity = 4096
             """)

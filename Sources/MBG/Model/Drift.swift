@@ -57,15 +57,15 @@ public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
     let liveOrder = live.effectiveOrderBy
     if declaredOrder.map(normalizedSQL) != liveOrder.map(normalizedSQL) {
         diffs.append(
-            "order by: \(describeKey(declaredOrder)) declared, \(describeKey(liveOrder)) on the server")
+            "order by: \(keyTuple(declaredOrder)) declared, \(keyTuple(liveOrder)) on the server")
     }
     // Without a PRIMARY KEY clause the sorting key is the primary key.
     let declaredPrimary = declared.effectivePrimaryKey ?? declaredOrder
     let livePrimary = live.effectivePrimaryKey ?? liveOrder
     if declaredPrimary.map(normalizedSQL) != livePrimary.map(normalizedSQL) {
         diffs.append(
-            "primary key: \(describeKey(declaredPrimary)) declared, "
-                + "\(describeKey(livePrimary)) on the server")
+            "primary key: \(keyTuple(declaredPrimary)) declared, "
+                + "\(keyTuple(livePrimary)) on the server")
     }
     if normalizedSQL(declared.partitionBy ?? "") != normalizedSQL(live.partitionBy ?? "") {
         diffs.append(
@@ -121,14 +121,6 @@ func normalizedEngine(_ engine: String) -> String {
     var n = normalizedSQL(engine)
     if n.hasSuffix("()") { n.removeLast(2) }
     return n
-}
-
-private func describeKey(_ expressions: [String]) -> String {
-    switch expressions.count {
-    case 0: return "tuple()"
-    case 1: return expressions[0]
-    default: return "(" + expressions.joined(separator: ", ") + ")"
-    }
 }
 
 private func describeDefault(_ kind: String?, _ expression: String?) -> String {
