@@ -123,6 +123,18 @@ final class TransportIntegrationTests: XCTestCase {
         }
     }
 
+    func testLargeResult() {
+        onEveryLane { ctx in
+            let started = Date()
+            let r = try ctx.transport.run(
+                "SELECT number, toString(number) AS s, if(number % 7 = 0, NULL, 'x\\ty') AS n FROM numbers(200000)")
+            XCTAssertEqual(r.rows.count, 200000)
+            XCTAssertEqual(r.rows.last, ["199999", "199999", "x\ty"])
+            XCTAssertEqual(r.rows[7], ["7", "7", nil])
+            XCTAssertLessThan(Date().timeIntervalSince(started), 20, "[\(ctx.lane)]")
+        }
+    }
+
     func testConcurrentCalls() {
         onEveryLane { ctx in
             let transport = ctx.transport
@@ -242,6 +254,23 @@ final class TransportErrorIntegrationTests: XCTestCase {
                 XCTAssertEqual(seconds, 1)
             }
             XCTAssertLessThan(Date().timeIntervalSince(started), 2.5)
+        }
+    }
+
+    func testTimedOutQueryIsKilledOnTheServer() {
+        onEveryLane { ctx in
+            let id = "mbg-it-timeout-\(UUID().uuidString)"
+            XCTAssertThrowsError(
+                try ctx.transport.execute(
+                    Query("SELECT count() FROM numbers(10000000000)", queryID: id, timeout: 1)))
+            var gone = false
+            for _ in 0..<50 where !gone {
+                Thread.sleep(forTimeInterval: 0.1)
+                gone = try ctx.transport.run(
+                    "SELECT count() FROM system.processes WHERE query LIKE '%numbers(10000000000)%' AND query NOT LIKE '%system.processes%'"
+                ).scalar == "0"
+            }
+            XCTAssertTrue(gone, "[\(ctx.lane)] the timed-out query still runs on the server")
         }
     }
 
