@@ -282,7 +282,7 @@ func makeMigrationEngine(_ context: MigrationEngineContext) -> any MigrationEngi
 }
 
 func readCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
-    throw CLIError.usage("live catalog not built yet")
+    try readLiveCatalog(transport, database)
 }
 
 final class PendingMigrationEngine: MigrationEngine {

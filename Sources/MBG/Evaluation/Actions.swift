@@ -48,9 +48,7 @@ extension Interpreter {
         if options.mode != .live { return dryRunCatalog() }
         if let cachedCatalog { return cachedCatalog }
         let transport = try requireTransport(location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0)))
-        guard let loader = options.catalogLoader else {
-            throw Diagnostic(.server, "no catalog reader for \(transport.displayURL)", at: location)
-        }
+        let loader = options.catalogLoader ?? readLiveCatalog
         let catalog = try wrap(location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0))) {
             try loader(transport, options.database)
         }
@@ -243,4 +241,10 @@ extension Interpreter {
 /// verification mismatch, …). Engines' errors conform.
 public protocol CategorizedError: Error {
     var category: Diagnostic.Kind { get }
+}
+
+/// The catalog of `database` (or the connection's current database) on a live server.
+public func readLiveCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
+    let db = try database ?? transport.execute(Query("SELECT currentDatabase()")).scalar ?? "default"
+    return try CatalogReader(transport: transport, database: db).read()
 }

@@ -14,25 +14,31 @@ func keyTuple(_ items: [String]) -> String {
     }
 }
 
-/// `CREATE TABLE` for a declared table, every name quoted as needed.
+/// `CREATE TABLE` for a declared table, every name quoted as needed. Clauses that
+/// only the MergeTree family knows (ORDER BY, PRIMARY KEY) are left out for others.
 public func createTableSQL(_ t: TableDef, ifNotExists: Bool = true, name: String? = nil) -> String {
     let target = name.map { qualified(t.database, $0) } ?? t.qualifiedName
     var sql = "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(target)\(onCluster(t.cluster))\n(\n"
-    sql += t.columns.map { c in
-        var line = "    \(quoteIdentifier(c.name)) \(c.type)"
-        if let d = c.defaultExpression { line += " DEFAULT \(d)" }
-        if let codec = c.codec { line += " CODEC(\(codec))" }
-        return line
-    }.joined(separator: ",\n")
+    sql += t.columns.map { "    " + columnSQL($0) }.joined(separator: ",\n")
     sql += "\n)\nENGINE = \(t.engine)"
-    if let p = t.partitionBy { sql += "\nPARTITION BY \(p)" }
-    sql += "\nORDER BY \(keyTuple(t.effectiveOrderBy))"
-    if let pk = t.effectivePrimaryKey { sql += "\nPRIMARY KEY \(keyTuple(pk))" }
-    if let ttl = t.ttl { sql += "\nTTL \(ttl)" }
+    if let p = t.partitionBy, !p.isEmpty { sql += "\nPARTITION BY \(p)" }
+    let orderBy = t.effectiveOrderBy
+    let isMergeTree = t.engine.contains("MergeTree")
+    if isMergeTree || !orderBy.isEmpty { sql += "\nORDER BY \(keyTuple(orderBy))" }
+    if isMergeTree, let pk = t.effectivePrimaryKey { sql += "\nPRIMARY KEY \(keyTuple(pk))" }
+    if let ttl = t.ttl, !ttl.isEmpty { sql += "\nTTL \(ttl)" }
     if !t.settings.isEmpty {
         sql += "\nSETTINGS " + t.settings.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
     }
     return sql
+}
+
+/// `` `name` Type DEFAULT expr CODEC(c) `` (or MATERIALIZED/ALIAS/EPHEMERAL expr).
+func columnSQL(_ c: ColumnDef) -> String {
+    var line = "\(quoteIdentifier(c.name)) \(c.type)"
+    if let d = c.defaultExpression, !d.isEmpty { line += " \(c.defaultKind ?? "DEFAULT") \(d)" }
+    if let codec = c.codec, !codec.isEmpty { line += " CODEC(\(codec))" }
+    return line
 }
 
 /// `CREATE MATERIALIZED VIEW … TO … AS SELECT …`.
