@@ -50,7 +50,16 @@ extension Interpreter {
         let transport = try requireTransport(location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0)))
         let loader = options.catalogLoader ?? readLiveCatalog
         let catalog = try wrap(location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0))) {
-            try loader(transport, options.database)
+            var catalog = try loader(transport, options.database)
+            // Tables declared in other databases: read those too.
+            let others = Set(session.tables.compactMap(\.database) + session.views.compactMap(\.database))
+                .subtracting([catalog.database])
+            for db in others.sorted() {
+                let exists = try transport.execute(Query("SELECT count() FROM system.databases WHERE name = \(quoteString(db))")).scalar
+                if exists == "0" { continue }
+                catalog.tables += try loader(transport, db).tables
+            }
+            return catalog
         }
         cachedCatalog = catalog
         return catalog

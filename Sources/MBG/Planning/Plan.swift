@@ -42,8 +42,9 @@ public struct Plan: Sendable, Hashable, Codable {
         self.warnings = warnings
     }
 
-    /// True when `apply` would change something.
-    public var hasChanges: Bool { steps.contains { $0.status == .pending } }
+    /// True when the server is not yet as declared: steps to apply, or drift
+    /// that blocks (`plan --detailed-exitcode` exits 2 for both).
+    public var hasChanges: Bool { steps.contains { $0.status != .done } }
 
     /// Text for people.
     public func render() -> String {
