@@ -268,7 +268,18 @@ public final class Interpreter {
         case .list(let items):
             return .list(try items.map { try eval($0, env, file) })
         case .record(let fields):
-            return .record(try fields.map { ($0.key, try eval($0.value, env, file)) })
+            return .record(
+                try fields.map { field in
+                    var key = field.key
+                    if let computed = field.computed {
+                        let k = try eval(computed, env, file)
+                        guard case .string(let s) = k else {
+                            throw Diagnostic(.check, "a record key must be a string, got a \(k.typeName)", at: loc(file, computed.range))
+                        }
+                        key = s
+                    }
+                    return (key, try eval(field.value, env, file))
+                })
         case .unary(let op, let operand):
             let v = try eval(operand, env, file)
             if op == "not" { return .bool(!v.isTruthy) }
@@ -439,6 +450,11 @@ public final class Interpreter {
             case "bridge": return .string(m.bridge)
             case "strategy": return m.strategy.map { .string($0.rawValue) } ?? .string("auto")
             case "cutover": return .string(m.cutover.rawValue)
+            case "transform": return m.transform.map { .string($0) } ?? .null
+            case "cutoff": return m.cutoffColumn.map { .string($0) } ?? .null
+            case "lateness": return .int(m.lateness)
+            case "batch": return m.batch.map { .int($0) } ?? .null
+            case "throttle": return m.throttle.map { .int($0) } ?? .null
             default: break
             }
         case .view(let v):

@@ -43,7 +43,8 @@ func columnSQL(_ c: ColumnDef) -> String {
 
 /// `CREATE MATERIALIZED VIEW … TO … AS SELECT …`.
 public func createViewSQL(_ v: ViewDef, ifNotExists: Bool = true) -> String {
-    let target = qualified(v.targetDatabase ?? v.database, v.target)
+    // An unqualified target resolves in the current database, as ClickHouse does.
+    let target = qualified(v.targetDatabase, v.target)
     return "CREATE MATERIALIZED VIEW \(ifNotExists ? "IF NOT EXISTS " : "")\(v.qualifiedName)\(onCluster(v.cluster)) TO \(target) AS\n\(v.select)"
 }
 

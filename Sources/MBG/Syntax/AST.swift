@@ -157,7 +157,8 @@ public indirect enum ExprKind: Sendable, Hashable {
     /// `events v0.1`
     case tableRef(TableRefSyntax)
     case list([Expr])
-    case record([(key: String, value: Expr)])
+    /// Keys are names or strings; `(expr): value` computes the key.
+    case record([(key: String, computed: Expr?, value: Expr)])
     case unary(op: String, Expr)
     case binary(op: String, Expr, Expr)
     case call(Expr, [Expr])

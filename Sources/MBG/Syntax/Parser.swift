@@ -283,7 +283,10 @@ public struct Parser {
             if !quoted && Parser.statementWords.contains(text) && text != "cutover" { break }
             let n = advance()
             let name = Name(text: text, range: n.range)
-            if target == nil && !(kind == .finish && text == "keep" && !quoted) {
+            let isFlag =
+                !quoted
+                && ((kind == .finish && text == "keep") || (kind == .apply && (text == "cutover" || text == "force")))
+            if target == nil && !isFlag {
                 target = name
             } else {
                 flags.append(name)
@@ -291,9 +294,8 @@ public struct Parser {
         }
         let allowed: Set<String> =
             switch kind {
-            case .finish: ["keep", "force"]
+            case .finish: ["keep"]
             case .apply: ["cutover", "force"]
-            case .rollback, .cutover: ["force"]
             default: []
             }
         for flag in flags where !allowed.contains(flag.text) {
@@ -769,17 +771,23 @@ public struct Parser {
             return Expr(.list(items), SourceRange(t.range.start, previousEnd))
         case .punct("{"):
             advance()
-            var fields: [(key: String, value: Expr)] = []
+            var fields: [(key: String, computed: Expr?, value: Expr)] = []
             while !check("}") {
                 let key: String
-                if case .string(let pieces) = current.kind {
+                var computed: Expr?
+                if check("(") {
+                    advance()
+                    computed = try expression()
+                    _ = try expect(")", "')' after the computed key")
+                    key = ""
+                } else if case .string(let pieces) = current.kind {
                     key = pieces.compactMap { if case .text(let s) = $0 { s } else { nil } }.joined()
                     advance()
                 } else {
                     key = try expectName("a field name", allowReserved: true).text
                 }
                 _ = try expect(":", "':' after the field name")
-                fields.append((key, try expression()))
+                fields.append((key, computed, try expression()))
                 if !match(",") { break }
             }
             _ = try expect("}", "'}' to close the record")

@@ -79,14 +79,37 @@ final class InterpreterBackend: ReplBackend {
         return Array(Set(names.filter { $0.hasPrefix(prefix) })).sorted()
     }
 
+    /// The server's tables, then the session's declared ones. When the server's
+    /// cannot be read, the declared ones still show, after a warning saying why;
+    /// with none declared, the reason is the error.
     func tableNames() throws -> [String] {
-        var names = interpreter.session.tables.map { "\($0.physicalName) (declared)" }
-        if let catalog = catalog() {
-            names = catalog.tables.filter { $0.database == catalog.database }.map(\.name) + names
-        } else if interpreter.options.mode == .live {
-            _ = try interpreter.currentCatalog(at: nil)  // say why
+        let declared = interpreter.session.tables.map { "\($0.physicalName) (declared)" }
+        guard interpreter.options.mode == .live || interpreter.options.fixedCatalog != nil else { return declared }
+        do {
+            // `.tables` asks again even after a failure, and a success revives completion.
+            let catalog = try interpreter.currentCatalog(at: nil)
+            catalogUnavailable = false
+            return catalog.tables.filter { $0.database == catalog.database }.map(\.name) + declared
+        } catch {
+            catalogUnavailable = true
+            let reason = Self.plainMessage(error)
+            guard !declared.isEmpty else { throw BackendError(message: "cannot list the server's tables: \(reason)") }
+            Console.err("warning: cannot list the server's tables: \(reason)")
+            return declared
         }
-        return names
+    }
+
+    /// An error's text without the "error:" and source excerpt of a diagnostic:
+    /// the REPL prefixes "error:" itself, and a catalog read has no source to point at.
+    static func plainMessage(_ error: any Error) -> String {
+        switch error {
+        case let d as Diagnostic:
+            d.hint.map { "\(d.message) (\($0))" } ?? d.message
+        case let list as DiagnosticList:
+            list.diagnostics.map { plainMessage($0) }.joined(separator: "; ")
+        default:
+            "\(error)"
+        }
     }
 
     func describe(_ name: String) throws -> String {
@@ -136,4 +159,10 @@ final class InterpreterBackend: ReplBackend {
         let running = interpreter.runningQuery
         return { running.cancel() }
     }
+}
+
+/// An error the REPL shows as "error: MESSAGE".
+struct BackendError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
