@@ -69,7 +69,8 @@ extension Interpreter {
     func dryRunCatalog() -> Catalog {
         let database = options.database ?? "default"
         var tables: [CatalogTable] = []
-        for m in session.migrations where !tables.contains(where: { $0.name == m.from.physicalName }) {
+        var seen = Set<String>()
+        for m in session.migrations where seen.insert(m.from.qualifiedName).inserted {
             tables.append(
                 CatalogTable(
                     database: m.from.database ?? database, name: m.from.physicalName, engine: m.from.engine,
@@ -116,8 +117,8 @@ extension Interpreter {
         let migration: MigrationDef?
         if let target = a.target, session.migration(target.text) == nil,
             a.kind == .plan || a.kind == .apply,
-            session.tables.contains(where: { $0.name == target.text || $0.physicalName == target.text })
-                || session.views.contains(where: { $0.name == target.text })
+            session.latest(target.text) != nil || session.tables.contains(where: { $0.physicalName == target.text })
+                || session.view(target.text) != nil
         {
             migration = nil
         } else {
@@ -167,11 +168,9 @@ extension Interpreter {
     // MARK: - planning declarations
 
     /// Tables a migration creates itself (its target) are left to the migration.
-    func isMigrationTarget(_ t: TableDef) -> Bool {
-        session.migrations.contains { $0.to.physicalName == t.physicalName && $0.to.database == t.database }
-    }
+    func isMigrationTarget(_ t: TableDef) -> Bool { session.isMigrationTarget(t) }
 
-    func isBridge(_ v: ViewDef) -> Bool { session.migrations.contains { $0.bridge == v.name } }
+    func isBridge(_ v: ViewDef) -> Bool { session.isBridge(v) }
 
     func selected(_ only: String?, table t: TableDef) -> Bool {
         guard let only else { return true }

@@ -121,7 +121,7 @@ extension Interpreter {
         if let pk = table.primaryKey, setPrimaryKey, !table.effectiveOrderBy.starts(with: pk) {
             throw Diagnostic(.check, "the primary key must be a prefix of order_by (\(table.effectiveOrderBy.joined(separator: ", ")))", at: location)
         }
-        session.tables.append(table)
+        session.add(table)
         declarationSites[table.physicalName] = location
         return table
     }
@@ -176,10 +176,10 @@ extension Interpreter {
         let view = ViewDef(
             name: decl.name.text, database: decl.database?.text ?? target.database, target: target.physicalName,
             targetDatabase: target.database, select: select, sources: sources, cluster: decl.cluster?.text ?? target.cluster)
-        if session.views.contains(where: { $0.name == view.name }) {
+        if session.view(view.name) != nil {
             throw Diagnostic(.check, "view \(view.name) is already declared", at: loc(file, decl.name.range))
         }
-        session.views.append(view)
+        session.add(view)
         return view
     }
 
@@ -274,14 +274,13 @@ extension Interpreter {
             throw Diagnostic(.check, "strategy cutoff needs a time column", at: location, hint: "add: cutoff created_at lateness 5m")
         }
         // A declared view with the bridge's name is the bridge: its SELECT feeds the new table.
-        if let view = session.views.last(where: { $0.name == m.bridge }) {
+        if let view = session.view(m.bridge) {
             guard view.target == to.physicalName else {
                 throw Diagnostic(.check, "view \(view.name) targets \(view.target), but the migration writes \(to.physicalName)", at: location)
             }
             if m.transform == nil && !isPlainCopy(view.select, from: from) { m.transform = view.select }
         }
-        session.migrations.removeAll { $0.name == m.name }
-        session.migrations.append(m)
+        session.add(m)
         return m
     }
 

@@ -72,7 +72,7 @@ extension Interpreter {
                 }
                 t.primaryKey = nil
             }
-            interp.session.tables.append(t)
+            interp.session.add(t)
             return .table(t)
         }
 
@@ -109,8 +109,7 @@ extension Interpreter {
                 }
             }
             if m.strategy == .cutoff && m.cutoffColumn == nil { throw ctx.error("strategy cutoff needs a cutoff column") }
-            ctx.interpreter.session.migrations.removeAll { $0.name == m.name }
-            ctx.interpreter.session.migrations.append(m)
+            ctx.interpreter.session.add(m)
             return .migration(m)
         }
     }

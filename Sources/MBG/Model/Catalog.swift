@@ -105,17 +105,43 @@ public struct Catalog: Sendable, Hashable, Codable {
     public var capabilities: Capabilities
     /// The database unqualified names resolve in.
     public var database: String
-    public var tables: [CatalogTable]
+    public var tables: [CatalogTable] {
+        didSet { index = Catalog.makeIndex(tables) }
+    }
+    /// `database.name` → position in `tables`, so lookups stay cheap in big catalogs.
+    private var index: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion, capabilities, database, tables
+    }
 
     public init(capabilities: Capabilities, database: String, tables: [CatalogTable]) {
         self.capabilities = capabilities
         self.database = database
         self.tables = tables
+        self.index = Catalog.makeIndex(tables)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        capabilities = try c.decode(Capabilities.self, forKey: .capabilities)
+        database = try c.decode(String.self, forKey: .database)
+        tables = try c.decode([CatalogTable].self, forKey: .tables)
+        index = Catalog.makeIndex(tables)
+    }
+
+    static func makeIndex(_ tables: [CatalogTable]) -> [String: Int] {
+        var index: [String: Int] = [:]
+        for (i, t) in tables.enumerated() where index["\(t.database).\(t.name)"] == nil {
+            index["\(t.database).\(t.name)"] = i
+        }
+        return index
     }
 
     public func table(_ name: String, database: String? = nil) -> CatalogTable? {
         let db = database ?? self.database
-        return tables.first { $0.name == name && $0.database == db }
+        return index["\(db).\(name)"].map { tables[$0] }
     }
 
     /// Versions of a logical table present on the server, lowest first.
