@@ -5,33 +5,50 @@ func onCluster(_ cluster: String?) -> String {
     return " ON CLUSTER \(quoteIdentifier(cluster))"
 }
 
-/// `(a, b)` for several expressions, `a` for one, `tuple()` for none.
-func keyTuple(_ items: [String]) -> String {
-    switch items.count {
+/// `tuple()` for none, the expression for one, `(a, b)` for several.
+func keyTuple(_ expressions: [String]) -> String {
+    switch expressions.count {
     case 0: return "tuple()"
-    case 1: return items[0]
-    default: return "(" + items.joined(separator: ", ") + ")"
+    case 1: return expressions[0]
+    default: return "(" + expressions.joined(separator: ", ") + ")"
     }
 }
 
-/// `CREATE TABLE` for a declared table, every name quoted as needed.
+/// `CREATE TABLE` for a declared table. Clauses come in the order ClickHouse
+/// itself prints them (`engine_full`), which every server version accepts.
 public func createTableSQL(_ t: TableDef, ifNotExists: Bool = true, name: String? = nil) -> String {
-    let target = name.map { qualified(t.database, $0) } ?? t.qualifiedName
-    var sql = "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(target)\(onCluster(t.cluster))\n(\n"
-    sql += t.columns.map { c in
-        var line = "    \(quoteIdentifier(c.name)) \(c.type)"
-        if let d = c.defaultExpression { line += " DEFAULT \(d)" }
-        if let codec = c.codec { line += " CODEC(\(codec))" }
-        return line
-    }.joined(separator: ",\n")
-    sql += "\n)\nENGINE = \(t.engine)"
-    if let p = t.partitionBy { sql += "\nPARTITION BY \(p)" }
-    sql += "\nORDER BY \(keyTuple(t.effectiveOrderBy))"
-    if let pk = t.effectivePrimaryKey { sql += "\nPRIMARY KEY \(keyTuple(pk))" }
-    if let ttl = t.ttl { sql += "\nTTL \(ttl)" }
+    var sql = "CREATE TABLE "
+    if ifNotExists { sql += "IF NOT EXISTS " }
+    sql += name.map { qualified(t.database, $0) } ?? t.qualifiedName
+    sql += onCluster(t.cluster)
+    sql += "\n(\n"
+    sql += t.columns.map { "    " + columnSQL($0) }.joined(separator: ",\n")
+    sql += "\n)\nENGINE = " + t.engine
+    if let partitionBy = t.partitionBy, !partitionBy.isEmpty {
+        sql += "\nPARTITION BY " + partitionBy
+    }
+    let isMergeTree = t.engine.contains("MergeTree")
+    if let primaryKey = t.effectivePrimaryKey, isMergeTree {
+        sql += "\nPRIMARY KEY " + keyTuple(primaryKey)
+    }
+    let orderBy = t.effectiveOrderBy
+    if isMergeTree || !orderBy.isEmpty {
+        sql += "\nORDER BY " + keyTuple(orderBy)
+    }
+    if let ttl = t.ttl, !ttl.isEmpty { sql += "\nTTL " + ttl }
     if !t.settings.isEmpty {
         sql += "\nSETTINGS " + t.settings.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
     }
+    return sql
+}
+
+/// `` `name` Type DEFAULT expr CODEC(c) ``
+func columnSQL(_ c: ColumnDef) -> String {
+    var sql = quoteIdentifier(c.name) + " " + c.type
+    if let expression = c.defaultExpression, !expression.isEmpty {
+        sql += " " + (c.defaultKind ?? "DEFAULT") + " " + expression
+    }
+    if let codec = c.codec, !codec.isEmpty { sql += " CODEC(" + codec + ")" }
     return sql
 }
 

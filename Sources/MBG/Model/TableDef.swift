@@ -9,16 +9,20 @@ public struct ColumnDef: Sendable, Hashable, Codable {
     public var defaultExpression: String?
     /// SQL inside CODEC(…).
     public var codec: String?
+    /// `MATERIALIZED`, `ALIAS` or `EPHEMERAL` when `defaultExpression` is not a
+    /// plain DEFAULT; nil for DEFAULT. Such columns are left out of `SELECT *`.
+    public var defaultKind: String?
 
     public init(
         name: String, type: String, isKey: Bool = false, defaultExpression: String? = nil,
-        codec: String? = nil
+        codec: String? = nil, defaultKind: String? = nil
     ) {
         self.name = name
         self.type = type
         self.isKey = isKey
         self.defaultExpression = defaultExpression
         self.codec = codec
+        self.defaultKind = defaultKind
     }
 }
 

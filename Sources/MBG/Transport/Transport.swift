@@ -38,11 +38,18 @@ public struct QueryResult: Sendable, Equatable {
     public var rows: [[String?]]
     /// Rows written, as the server reported (`X-ClickHouse-Summary`), when known.
     public var writtenRows: Int?
+    /// The answer as text when the statement chose its own output format
+    /// (`FORMAT JSON`, …) and so was not decoded into rows.
+    public var text: String?
 
-    public init(columns: [ResultColumn] = [], rows: [[String?]] = [], writtenRows: Int? = nil) {
+    public init(
+        columns: [ResultColumn] = [], rows: [[String?]] = [], writtenRows: Int? = nil,
+        text: String? = nil
+    ) {
         self.columns = columns
         self.rows = rows
         self.writtenRows = writtenRows
+        self.text = text
     }
 
     public static let empty = QueryResult()

@@ -1,0 +1,116 @@
+/// How a live table differs from its declaration, one readable line per
+/// difference; empty when they match. Expressions are compared after
+/// normalising whitespace, identifier quoting and keyword case, so a table
+/// created from a `TableDef` and read back shows no drift.
+public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
+    var diffs: [String] = []
+
+    // Columns.
+    let liveByName = Dictionary(live.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    let declaredNames = Set(declared.columns.map(\.name))
+    for column in declared.columns {
+        guard let other = liveByName[column.name] else {
+            diffs.append("column \(quoteIdentifier(column.name)) is declared but not on the server")
+            continue
+        }
+        let name = quoteIdentifier(column.name)
+        if normalizedSQL(column.type) != normalizedSQL(other.type) {
+            diffs.append("column \(name): type \(column.type) declared, \(other.type) on the server")
+        }
+        let kind = column.defaultExpression == nil ? nil : (column.defaultKind ?? "DEFAULT").uppercased()
+        let otherKind = other.defaultExpression == nil ? nil : (other.defaultKind ?? "DEFAULT").uppercased()
+        if kind != otherKind
+            || normalizedSQL(column.defaultExpression ?? "") != normalizedSQL(other.defaultExpression ?? "")
+        {
+            diffs.append(
+                "column \(name): \(describeDefault(kind, column.defaultExpression)) declared, "
+                    + "\(describeDefault(otherKind, other.defaultExpression)) on the server")
+        }
+        if normalizedSQL(column.codec ?? "") != normalizedSQL(other.codec ?? "") {
+            diffs.append(
+                "column \(name): codec \(column.codec.map { "CODEC(\($0))" } ?? "none") declared, "
+                    + "\(other.codec.map { "CODEC(\($0))" } ?? "none") on the server")
+        }
+    }
+    for column in live.columns where !declaredNames.contains(column.name) {
+        diffs.append("column \(quoteIdentifier(column.name)) is on the server but not declared")
+    }
+    let liveNames = Set(live.columns.map(\.name))
+    let commonDeclared = declared.columns.map(\.name).filter { liveNames.contains($0) }
+    let commonLive = live.columns.map(\.name).filter { declaredNames.contains($0) }
+    if commonDeclared != commonLive {
+        diffs.append(
+            "column order: (\(commonDeclared.map(quoteIdentifier).joined(separator: ", "))) declared, "
+                + "(\(commonLive.map(quoteIdentifier).joined(separator: ", "))) on the server")
+    }
+
+    // Engine and clauses.
+    if normalizedEngine(declared.engine) != normalizedEngine(live.engine) {
+        diffs.append("engine: \(declared.engine) declared, \(live.engine) on the server")
+    }
+    let declaredOrder = declared.effectiveOrderBy
+    let liveOrder = live.effectiveOrderBy
+    if declaredOrder.map(normalizedSQL) != liveOrder.map(normalizedSQL) {
+        diffs.append(
+            "order by: \(describeKey(declaredOrder)) declared, \(describeKey(liveOrder)) on the server")
+    }
+    // Without a PRIMARY KEY clause the sorting key is the primary key.
+    let declaredPrimary = declared.effectivePrimaryKey ?? declaredOrder
+    let livePrimary = live.effectivePrimaryKey ?? liveOrder
+    if declaredPrimary.map(normalizedSQL) != livePrimary.map(normalizedSQL) {
+        diffs.append(
+            "primary key: \(describeKey(declaredPrimary)) declared, "
+                + "\(describeKey(livePrimary)) on the server")
+    }
+    if normalizedSQL(declared.partitionBy ?? "") != normalizedSQL(live.partitionBy ?? "") {
+        diffs.append(
+            "partition by: \(declared.partitionBy ?? "none") declared, "
+                + "\(live.partitionBy ?? "none") on the server")
+    }
+    if normalizedSQL(declared.ttl ?? "") != normalizedSQL(live.ttl ?? "") {
+        diffs.append("ttl: \(declared.ttl ?? "none") declared, \(live.ttl ?? "none") on the server")
+    }
+
+    // Settings, leaving out the ones every table has by default.
+    let declaredSettings = effectiveSettings(declared.settings)
+    let liveSettings = effectiveSettings(live.settings)
+    for name in Set(declaredSettings.keys).union(liveSettings.keys).sorted() {
+        let a = declaredSettings[name]
+        let b = liveSettings[name]
+        if a.map(normalizedSQL) != b.map(normalizedSQL) {
+            diffs.append("setting \(name): \(a ?? "default") declared, \(b ?? "default") on the server")
+        }
+    }
+    return diffs
+}
+
+/// Settings whose values equal the server's defaults are as good as absent.
+let defaultTableSettings: [String: String] = ["index_granularity": "8192"]
+
+private func effectiveSettings(_ settings: [SettingDef]) -> [String: String] {
+    var out: [String: String] = [:]
+    for s in settings where defaultTableSettings[s.name] != normalizedSQL(s.value) {
+        out[s.name] = s.value
+    }
+    return out
+}
+
+/// `MergeTree()` and `MergeTree` are the same engine.
+func normalizedEngine(_ engine: String) -> String {
+    var n = normalizedSQL(engine)
+    if n.hasSuffix("()") { n.removeLast(2) }
+    return n
+}
+
+private func describeKey(_ expressions: [String]) -> String {
+    switch expressions.count {
+    case 0: return "tuple()"
+    case 1: return expressions[0]
+    default: return "(" + expressions.joined(separator: ", ") + ")"
+    }
+}
+
+private func describeDefault(_ kind: String?, _ expression: String?) -> String {
+    guard let kind, let expression else { return "no default" }
+    return "\(kind) \(expression)"
+}

@@ -1,0 +1,230 @@
+import Foundation
+
+/// Why a live catalog could not be read.
+public enum CatalogReadError: Error, Equatable, Sendable, CustomStringConvertible {
+    case missingDatabase(String)
+    case unexpectedAnswer(String)
+
+    public var description: String {
+        switch self {
+        case .missingDatabase(let db): return "database \(quoteIdentifier(db)) does not exist"
+        case .unexpectedAnswer(let what): return "unexpected catalog answer: \(what)"
+        }
+    }
+}
+
+/// Reads one database's catalog from a live server into `Catalog`: one query per
+/// system table for the whole database, never one per table. Works with 18.x
+/// servers (no `compression_codec`, no `position`) and current ones.
+public struct CatalogReader: Sendable {
+    public let transport: any Transport
+    public let database: String
+
+    public init(transport: any Transport, database: String) {
+        self.transport = transport
+        self.database = database
+    }
+
+    public func read() throws -> Catalog {
+        let db = quoteString(database)
+        let version = try transport.run("SELECT version()").scalar ?? ""
+        let engineRows = try transport.run("SELECT engine FROM system.databases WHERE name = \(db)")
+        guard let databaseEngine = engineRows.rows.first?.first ?? nil else {
+            throw CatalogReadError.missingDatabase(database)
+        }
+        let capabilities = Capabilities.detect(version: version, databaseEngine: databaseEngine)
+
+        // Which optional columns this server's system tables have.
+        let available = try transport.run(
+            "SELECT table, name FROM system.columns WHERE database = 'system' "
+                + "AND table IN ('columns', 'tables')")
+        let has = Set(available.rows.map { "\($0[0] ?? "").\($0[1] ?? "")" })
+
+        let tables = try transport.run(
+            """
+            SELECT name, engine, engine_full, create_table_query, sorting_key, partition_key, \
+            primary_key, dependencies_database, dependencies_table
+            FROM system.tables WHERE database = \(db) AND NOT is_temporary ORDER BY name
+            """)
+        let codec = has.contains("columns.compression_codec") ? "compression_codec" : "''"
+        let order = has.contains("columns.position") ? " ORDER BY table, position" : ""
+        let columns = try transport.run(
+            """
+            SELECT table, name, type, default_kind, default_expression, \(codec), is_in_primary_key
+            FROM system.columns WHERE database = \(db)\(order)
+            """)
+        let parts = try transport.run(
+            """
+            SELECT table, partition_id, sum(rows), count(), max(max_block_number)
+            FROM system.parts WHERE database = \(db) AND active
+            GROUP BY table, partition_id ORDER BY table, partition_id
+            """)
+
+        var columnsByTable: [String: [ColumnDef]] = [:]
+        for row in columns.rows {
+            guard row.count == 7, let table = row[0], let name = row[1], let type = row[2] else {
+                throw CatalogReadError.unexpectedAnswer("system.columns row \(row)")
+            }
+            columnsByTable[table, default: []].append(
+                liveColumn(
+                    name: name, type: type, kind: row[3] ?? "", expression: row[4] ?? "",
+                    codec: row[5] ?? "", inPrimaryKey: row[6] == "1"))
+        }
+        var partitionsByTable: [String: [PartitionInfo]] = [:]
+        for row in parts.rows {
+            guard row.count == 5, let table = row[0], let id = row[1] else {
+                throw CatalogReadError.unexpectedAnswer("system.parts row \(row)")
+            }
+            partitionsByTable[table, default: []].append(
+                PartitionInfo(
+                    partitionID: id, rows: Int(row[2] ?? "") ?? 0, parts: Int(row[3] ?? "") ?? 0,
+                    maxBlockNumber: Int(row[4] ?? "") ?? 0))
+        }
+
+        var result: [CatalogTable] = []
+        for row in tables.rows {
+            guard row.count == 9, let name = row[0], let engine = row[1] else {
+                throw CatalogReadError.unexpectedAnswer("system.tables row \(row)")
+            }
+            let engineFull = row[2] ?? ""
+            let createQuery = row[3] ?? ""
+            let definition = liveTableDef(
+                database: database, name: name, engine: engine, engineFull: engineFull,
+                sortingKey: row[4] ?? "", partitionKey: row[5] ?? "", primaryKey: row[6] ?? "",
+                columns: columnsByTable[name] ?? [])
+            let dependents = zip(sqlStringArray(row[7] ?? ""), sqlStringArray(row[8] ?? ""))
+                .map { "\($0).\($1)" }
+            let partitions = partitionsByTable[name] ?? []
+            result.append(
+                CatalogTable(
+                    database: database, name: name, engine: engine, engineFull: engineFull,
+                    definition: definition, createQuery: createQuery,
+                    viewTarget: engine == "MaterializedView" ? viewTarget(createQuery) : nil,
+                    dependentViews: dependents, totalRows: partitions.reduce(0) { $0 + $1.rows },
+                    partitions: partitions))
+        }
+        return Catalog(capabilities: capabilities, database: database, tables: result)
+    }
+}
+
+/// A column as `system.columns` describes it.
+func liveColumn(
+    name: String, type: String, kind: String, expression: String, codec: String, inPrimaryKey: Bool
+) -> ColumnDef {
+    var codecBody: String?
+    if !codec.isEmpty {
+        // `CODEC(ZSTD(1))` → `ZSTD(1)`
+        let tokens = sqlTokens(codec)
+        if tokens.count >= 3, tokens[0].isWord("CODEC"), tokens[1].text == "(",
+            closingIndex(tokens, 1) == tokens.count - 1
+        {
+            codecBody = String(codec[tokens[2].range.lowerBound..<tokens[tokens.count - 1].range.lowerBound])
+                .trimmingCharacters(in: .whitespaces)
+        } else {
+            codecBody = codec
+        }
+    }
+    let hasDefault = !kind.isEmpty
+    return ColumnDef(
+        name: name, type: type, isKey: inPrimaryKey,
+        defaultExpression: hasDefault ? expression : nil, codec: codecBody,
+        defaultKind: hasDefault && kind.uppercased() != "DEFAULT" ? kind.uppercased() : nil)
+}
+
+/// The model of a live table, from `system.tables` and its columns.
+func liveTableDef(
+    database: String, name: String, engine: String, engineFull: String, sortingKey: String,
+    partitionKey: String, primaryKey: String, columns: [ColumnDef]
+) -> TableDef {
+    let clauses = EngineClauses(engineFull)
+    let split = splitPhysicalName(name)
+    let isMergeTree = engine.contains("MergeTree")
+    let orderBy = isMergeTree ? splitTopLevelCommas(sortingKey) : nil
+    var primary: [String]? = primaryKey.isEmpty ? nil : splitTopLevelCommas(primaryKey)
+    if let p = primary, let o = orderBy, p.map(normalizedSQL) == o.map(normalizedSQL) {
+        primary = nil
+    }
+    return TableDef(
+        name: split?.logical ?? name, version: split?.version, database: database,
+        columns: columns, orderBy: orderBy, primaryKey: primary,
+        partitionBy: partitionKey.isEmpty ? nil : partitionKey,
+        engine: clauses.engine.isEmpty ? engine : clauses.engine, ttl: clauses.ttl,
+        settings: clauses.settings.filter { defaultTableSettings[$0.name] != normalizedSQL($0.value) })
+}
+
+/// `engine_full` taken apart:
+/// `ReplacingMergeTree(ver) PARTITION BY … ORDER BY … TTL … SETTINGS a = 1`.
+struct EngineClauses: Equatable {
+    var engine = ""
+    var partitionBy: String?
+    var primaryKey: String?
+    var orderBy: String?
+    var sampleBy: String?
+    var ttl: String?
+    var settings: [SettingDef] = []
+    var comment: String?
+
+    init(_ text: String) {
+        let tokens = sqlTokens(text)
+        // Where each clause starts: (keyword token index, tokens in the keyword).
+        var starts: [(index: Int, length: Int, clause: String)] = []
+        var k = 0
+        while k < tokens.count {
+            let t = tokens[k]
+            let next = k + 1 < tokens.count ? tokens[k + 1] : nil
+            if t.depth == 0 && t.kind == .word {
+                switch t.text.uppercased() {
+                case "PARTITION" where next?.isWord("BY") == true: starts.append((k, 2, "PARTITION"))
+                case "PRIMARY" where next?.isWord("KEY") == true: starts.append((k, 2, "PRIMARY"))
+                case "ORDER" where next?.isWord("BY") == true: starts.append((k, 2, "ORDER"))
+                case "SAMPLE" where next?.isWord("BY") == true: starts.append((k, 2, "SAMPLE"))
+                case "TTL": starts.append((k, 1, "TTL"))
+                case "SETTINGS": starts.append((k, 1, "SETTINGS"))
+                case "COMMENT": starts.append((k, 1, "COMMENT"))
+                default: break
+                }
+            }
+            k += 1
+        }
+        func source(_ from: Int, _ to: Int) -> String {
+            guard from < to else { return "" }
+            return String(text[tokens[from].range.lowerBound..<tokens[to - 1].range.upperBound])
+        }
+        engine = source(0, starts.first?.index ?? tokens.count)
+        for (n, start) in starts.enumerated() {
+            let end = n + 1 < starts.count ? starts[n + 1].index : tokens.count
+            let body = source(start.index + start.length, end)
+            switch start.clause {
+            case "PARTITION": partitionBy = body
+            case "PRIMARY": primaryKey = body
+            case "ORDER": orderBy = body
+            case "SAMPLE": sampleBy = body
+            case "TTL": ttl = body
+            case "COMMENT": comment = body
+            default:
+                settings = splitTopLevelCommas(body).compactMap { piece in
+                    guard let eq = piece.firstIndex(of: "=") else { return nil }
+                    return SettingDef(
+                        name: piece[..<eq].trimmingCharacters(in: .whitespaces),
+                        value: piece[piece.index(after: eq)...].trimmingCharacters(in: .whitespaces))
+                }
+            }
+        }
+    }
+}
+
+/// The target of `CREATE MATERIALIZED VIEW v TO db.t …`, as `db.t`.
+func viewTarget(_ createQuery: String) -> String? {
+    let tokens = sqlTokens(createQuery)
+    for (k, t) in tokens.enumerated() where t.depth == 0 {
+        if t.isWord("AS") { return nil }
+        guard t.isWord("TO"), k + 1 < tokens.count else { continue }
+        let first = tokens[k + 1]
+        guard first.kind == .word || first.kind == .quotedIdentifier else { return nil }
+        if k + 3 < tokens.count, tokens[k + 2].text == ".", tokens[k + 2].kind == .symbol {
+            return first.text + "." + tokens[k + 3].text
+        }
+        return first.text
+    }
+    return nil
+}
