@@ -145,6 +145,12 @@ extension MigrationRunner {
         let engineAtOld = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.oldName))").scalar ?? ""
         if engineAtOld != engineNew || engineNew.isEmpty {
             try run(s.drop(s.bridge, isView: true))
+            // Everything the new data gets after this mark arrived after the
+            // switch (or is a straggler the old data also has): rollback copies
+            // it back. Merges stop so the mark stays meaningful.
+            try run(s.stopMerges(s.new))
+            let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.newName)) AND active").scalar.flatMap { Int($0) } ?? 0
+            try store.write(m.name, "swap_mark", String(mark))
             try run(s.renameSwap)
         }
         try fault("cutover.renamed")
@@ -165,9 +171,8 @@ extension MigrationRunner {
             reporter.info("caught up \(late.count) part(s) written during the swap")
         }
         _ = try? run(s.startMerges(s.new))
-        // Rollback copies back what the new layout receives after this mark.
-        try run(s.stopMerges(s.old))
-        let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.oldName)) AND active").scalar.flatMap { Int($0) } ?? 0
+        try run(s.stopMerges(s.old))  // the new data, under the old name now
+        let mark = Int(try store.load(m.name).values["swap_mark"] ?? "") ?? 0
         try store.write(m.name, [
             ("merges_stopped", encodeJSON([s.old])),
             ("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "rename", blockMark: mark))),
@@ -213,7 +218,8 @@ extension MigrationRunner {
             guard part.range.min > (c.blockMark ?? Int.max) else {
                 throw MigrationError.inconsistent("part \(part.name) of \(s.new) merged across the cut-over mark; merges were restarted")
             }
-            late.append(part.name)
+            // Catch-up rows and bridge stragglers are in the old data already.
+            if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
         }
         if !late.isEmpty {
             let oldNames = Set(s.oldColumns.map(\.name))
