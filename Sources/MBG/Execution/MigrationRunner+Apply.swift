@@ -139,7 +139,7 @@ extension MigrationRunner {
 
     // MARK: - backfilled
 
-    func strategyFilter(_ s: MigrationSQL, _ state: MigrationState, partition: String?) throws -> String {
+    func strategyFilter(_ s: MigrationSQL, _ state: MigrationState, partition: String?, parts cached: [Part]? = nil) throws -> String {
         let strat = state.strategy ?? .fence
         switch strat {
         case .cutoff: return s.sliceFilter(strategy: .cutoff, cutoff: state.cutoff, parts: nil, slice: nil)
@@ -147,7 +147,7 @@ extension MigrationRunner {
             let fence = state.fence ?? [:]
             let oldDB = s.migration.from.database ?? database
             var names: [String] = []
-            for part in try activeParts(oldDB, s.oldName) where partition == nil || part.partition == partition {
+            for part in try cached ?? activeParts(oldDB, s.oldName) where partition == nil || part.partition == partition {
                 switch coverage(part.range, by: fence[part.partition] ?? []) {
                 case .inside: names.append(part.name)
                 case .outside: continue
@@ -191,11 +191,12 @@ extension MigrationRunner {
         var copied = all.reduce(0) { $0 + (state.slice($1.id)?.state == "done" ? (state.slice($1.id)?.rows ?? 0) : 0) }
         let started = clock.now()
         var copiedThisRun = 0
+        // Merges are stopped for the fence, so the part list holds for the whole run.
+        let parts = state.strategy == .fence ? try activeParts(m.from.database ?? database, s.oldName) : nil
         for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != "done" {
-            let rows = try copySlice(m, s, state, slice, index: index)
+            let rows = try copySlice(m, s, state, slice, index: index, parts: parts)
             copied += rows
             copiedThisRun += rows
-            try heartbeat(m, state)
             var elapsed = max(clock.now() - started, 0.001)
             if let limit = m.throttle, limit > 0 {
                 // Sleep off any lead so the average stays at the limit.
@@ -214,11 +215,11 @@ extension MigrationRunner {
 
     /// One slice, atomically: fill a stage table, check it against the old rows,
     /// record it as staged, move its partitions into the new table, record done.
-    func copySlice(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ slice: Slice, index: Int) throws -> Int {
+    func copySlice(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ slice: Slice, index: Int, parts: [Part]?) throws -> Int {
         let db = m.to.database ?? database
         let stageName = s.stageName(index)
         var record = state.slice(slice.id)
-        let stageExists = try exists(db, stageName)
+        let stageExists = try record?.state == "staged" && exists(db, stageName)
         if record?.state == "staged" && !stageExists {
             // Stage gone after the move completed: only the final record was missing.
             try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum)))
@@ -229,12 +230,18 @@ extension MigrationRunner {
             record = nil
             try run(s.drop(s.stage(index)))  // a leftover from an interrupted slice
             try run(s.createStage(index))
-            var filter = try strategyFilter(s, state, partition: slice.partition)
+            var filter = try strategyFilter(s, state, partition: slice.partition, parts: parts)
             filter = "_partition_id = \(quoteString(slice.partition)) AND " + filter
             if slice.buckets > 1 { filter += " AND \(s.rowHash) % \(slice.buckets) = \(slice.index)" }
             try run(s.fillStage(index, filter: filter))
-            let (oldRows, oldSum) = try checksum(s.checksum(of: s.image(filter: filter)))
-            let (stageRows, stageSum) = try checksum(s.checksumTable(s.stage(index)))
+            // Both sides in one round trip.
+            var sums: [String: (Int, String)] = [:]
+            let both = "SELECT 'old', count(), toString(sum(\(s.rowHash))) FROM (\(s.image(filter: filter))) UNION ALL SELECT 'stage', count(), toString(sum(\(s.rowHash))) FROM \(s.stage(index))"
+            for row in try run(both).rows where row.count >= 3 {
+                sums[row[0] ?? ""] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0")
+            }
+            let (oldRows, oldSum) = sums["old"] ?? (0, "0")
+            let (stageRows, stageSum) = sums["stage"] ?? (-1, "?")
             guard oldRows == stageRows && oldSum == stageSum else {
                 try run(s.drop(s.stage(index)))
                 throw MigrationError.verificationMismatch(migration: m.name, partitions: [
@@ -245,7 +252,10 @@ extension MigrationRunner {
             try store.write(m.name, "slice/" + slice.id, encodeJSON(record!))
             try fault("backfill.staged")
         }
-        for part in Set(try activeParts(db, stageName).map(\.partition)).sorted() {
+        // Same partitioning: the stage holds exactly the slice's partition.
+        let samePartitioning = m.from.partitionBy == m.to.partitionBy && !resumingStaged
+        let stageParts = samePartitioning ? (record!.rows > 0 ? [slice.partition] : []) : Set(try activeParts(db, stageName).map(\.partition)).sorted()
+        for part in stageParts {
             if resumingStaged && !capabilities.modernSQL {
                 // 18.x copies then drops: a crash between the two leaves rows in both.
                 let r = try run("SELECT count() FROM \(s.stage(index)) WHERE _partition_id = \(quoteString(part))")
@@ -259,7 +269,11 @@ extension MigrationRunner {
             for sql in s.moveStage(index, partition: part) { try run(sql) }
             try fault("backfill.moved")
         }
-        try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum)))
+        let lock = LockRecord(owner: owner, since: state.lock?.since ?? "?")
+        try store.write(m.name, [
+            ("slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum))),
+            ("lock", encodeJSON(lock)),  // heartbeat
+        ])
         try run(s.drop(s.stage(index)))
         return record!.rows
     }
