@@ -21,6 +21,7 @@ final class LiveMigrationTests: XCTestCase {
     func test26CutoffCrashAndResume() throws { try live("26", .cutoff, .versioned, crashes: ["bridge.after", "backfill.moved", "verify.after"]) }
     func test26VerificationMismatchNamesPartition() throws { try mismatch("26") }
     func test26Throughput() throws { try throughput("26") }
+    func test26Throttle() throws { try throttle("26") }
 
     func test18CutoffVersioned() throws { try live("18", .cutoff, .versioned) }
     func test18FenceSwap() throws { try live("18", .fence, .swap) }
@@ -112,6 +113,23 @@ final class LiveMigrationTests: XCTestCase {
             print("[\(server)] \(error)")
         }
         XCTAssertEqual(try runner.status(m).first?.phase, .backfilled, "stopped before cut-over")
+    }
+
+    /// The backfill's average rate stays within 10% of the throttle.
+    func throttle(_ server: String) throws {
+        guard let env = try Env.open(server, test: name) else { return }
+        defer { env.dropDatabase() }
+        try env.seed(600_000)
+        var m = env.migration(strategy: .fence, mode: .versioned)
+        m.throttle = 200_000
+        let reporter = RateReporter()
+        let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
+                                     reporter: reporter, owner: "throttle")
+        runner.fenceSettleSeconds = 0
+        try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+        print(String(format: "[%@] throttle 200000 rows/s: backfill averaged %.0f rows/s", server, reporter.lastRate))
+        XCTAssertLessThanOrEqual(reporter.lastRate, 220_000)
+        XCTAssertGreaterThanOrEqual(reporter.lastRate, 180_000)
     }
 
     func throughput(_ server: String) throws {

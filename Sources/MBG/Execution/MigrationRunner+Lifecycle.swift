@@ -154,6 +154,8 @@ extension MigrationRunner {
             try run(s.renameSwap)
         }
         try fault("cutover.renamed")
+        // Inserts in flight at the rename still commit into the old data: let them land.
+        clock.sleep(fenceSettleSeconds)
         // Now s.new holds the old data: copy parts it got after the snapshot that
         // the bridge did not forward.
         let tempSQL = MigrationSQL(m, database: database, capabilities: capabilities, oldColumns: s.oldColumns)
@@ -212,6 +214,8 @@ extension MigrationRunner {
     func rollbackRename(_ m: MigrationDef, _ s: MigrationSQL, _ c: CutoverRecord) throws {
         let db = m.to.database ?? database
         try run(s.renameSwap)
+        // Inserts in flight at the rename still commit into the new data: let them land.
+        clock.sleep(fenceSettleSeconds)
         // s.new holds the new layout again: copy what it got after the mark back.
         var late: [String] = []
         for part in try activeParts(db, s.newName) where part.range.max > (c.blockMark ?? Int.max) {
