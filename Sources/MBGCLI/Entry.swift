@@ -205,6 +205,9 @@ func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: 
         if options.transport == nil {
             let json = settings.common.json
             options.transport = DryRunTransport { sql in
+                // Reads are what the plan consults; dry-run shows what would change.
+                let first = sql.drop { $0.isWhitespace }.prefix { $0.isLetter }.uppercased()
+                if ["SELECT", "SHOW", "EXISTS", "DESCRIBE", "DESC", "WITH"].contains(first) { return }
                 if json {
                     let data = (try? JSONSerialization.data(withJSONObject: ["type": "sql", "sql": sql])) ?? Data()
                     Console.out(String(decoding: data, as: UTF8.self))
@@ -276,22 +279,11 @@ func runREPL(_ settings: RunSettings) -> MBGExit {
     return repl.run() == .finished ? .success : .scriptError
 }
 
-/// Filled in when the migration engine lands.
 func makeMigrationEngine(_ context: MigrationEngineContext) -> any MigrationEngine {
-    PendingMigrationEngine()
+    RunnerEngine(context)
 }
 
 func readCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
     try readLiveCatalog(transport, database)
 }
 
-final class PendingMigrationEngine: MigrationEngine {
-    struct NotYet: Error {}
-    func plan(_ m: MigrationDef, catalog: Catalog) throws -> [PlanStep] { throw NotYet() }
-    func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws { throw NotYet() }
-    func verify(_ m: MigrationDef) throws -> String { throw NotYet() }
-    func status(_ m: MigrationDef?) throws -> [String] { throw NotYet() }
-    func cutover(_ m: MigrationDef) throws { throw NotYet() }
-    func rollback(_ m: MigrationDef) throws { throw NotYet() }
-    func finish(_ m: MigrationDef, keepOld: Bool) throws { throw NotYet() }
-}

@@ -10,6 +10,8 @@ import XCTest
 ///     # exit: 65                     (default 0, or 65 when errors are expected)
 ///     # stdin: text                  (fed to the process)
 ///
+/// In an expected line, `{{any}}` matches any text (times chosen at run time).
+///
 /// Adding a case is adding a file.
 final class GoldenScriptTests: XCTestCase {
     struct Case {
@@ -70,7 +72,7 @@ final class GoldenScriptTests: XCTestCase {
             if !c.anyOutput {
                 let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 let got = lines.last == "" ? Array(lines.dropLast()) : lines
-                if got != c.expected {
+                if !linesMatch(got, c.expected) {
                     problems.append("stdout:\n" + got.joined(separator: "\n") + "\n--- expected:\n" + c.expected.joined(separator: "\n"))
                 }
             }
@@ -107,4 +109,18 @@ func shellWords(_ text: String) -> [String] {
     }
     if inWord { words.append(current) }
     return words
+}
+
+/// Lines equal, where `{{any}}` in an expected line matches any text.
+func linesMatch(_ got: [String], _ expected: [String]) -> Bool {
+    guard got.count == expected.count else { return false }
+    for (g, e) in zip(got, expected) {
+        if !e.contains("{{any}}") {
+            if g != e { return false }
+            continue
+        }
+        let pattern = "^" + e.components(separatedBy: "{{any}}").map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: ".*") + "$"
+        if g.range(of: pattern, options: .regularExpression) == nil { return false }
+    }
+    return true
 }

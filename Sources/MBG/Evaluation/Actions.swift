@@ -14,7 +14,7 @@ extension Interpreter {
         } catch let e as TransportError {
             throw Diagnostic(.server, e.description, at: location)
         } catch let e as any CategorizedError {
-            throw Diagnostic(e.category, String(describing: e), at: location)
+            throw Diagnostic(e.diagnosticKind, String(describing: e), at: location)
         } catch {
             throw Diagnostic(.runtime, String(describing: error), at: location)
         }
@@ -67,7 +67,8 @@ extension Interpreter {
 
     /// In dry-run the server holds exactly the tables migrations read from.
     func dryRunCatalog() -> Catalog {
-        let database = options.database ?? "default"
+        // No server: unqualified names resolve in whatever database the SQL is later run in.
+        let database = options.database ?? ""
         var tables: [CatalogTable] = []
         var seen = Set<String>()
         for m in session.migrations where seen.insert(m.from.qualifiedName).inserted {
@@ -126,6 +127,10 @@ extension Interpreter {
         }
         if options.mode == .checkOnly { return .null }
         if options.planOnly && a.kind != .status { return .null }
+        if options.transport?.isDryRun == true, [.verify, .cutover, .rollback, .finish, .status].contains(a.kind) {
+            try dryRunAction(a.kind, migration, keep: flags.contains("keep"), location)
+            return .null
+        }
         switch a.kind {
         case .plan:
             let plan = try makePlan(only: a.target?.text, location)
@@ -163,6 +168,30 @@ extension Interpreter {
         }
         cachedCatalog = nil
         return .null
+    }
+
+    /// In dry-run there is no state to consult: print the SQL the step would send.
+    func dryRunAction(_ kind: ActionKind, _ migration: MigrationDef?, keep: Bool, _ location: SourceLocation) throws {
+        let transport = try requireTransport(location)
+        let catalog = try currentCatalog(at: location)
+        let migrations = migration.map { [$0] } ?? session.migrations
+        for m in migrations {
+            switch kind {
+            case .status:
+                output.line("\(m.name): dry-run has no server, so no recorded progress")
+            case .rollback:
+                try transport.run(dropSQL(m.bridge.contains(".") ? nil : m.to.database, m.bridge, isView: true, capabilities: catalog.capabilities))
+                try transport.run(dropSQL(m.to.database, m.to.physicalName, capabilities: catalog.capabilities))
+            default:
+                let engine = try migrationEngine(catalog, location)
+                let steps = try wrap(location) { try engine.plan(m, catalog: catalog) }
+                for step in steps where step.action == kind.rawValue {
+                    var sql = step.sql
+                    if kind == .finish && keep { sql = sql.filter { !$0.contains(m.from.physicalName) || $0.contains(m.bridge) } }
+                    for s in sql { try transport.run(s) }
+                }
+            }
+        }
     }
 
     // MARK: - planning declarations
@@ -227,9 +256,14 @@ extension Interpreter {
         for step in plan.steps where step.action == "drift" {
             output.warning("\(step.summary): " + step.notes.joined(separator: "; "))
         }
-        for step in plan.steps where step.action == "create_table" && step.status == .pending {
-            try wrap(location) { for sql in step.sql { try transport.run(sql) } }
-            if !transport.isDryRun { output.line("created table \(step.target)") }
+        // Plain tables first; a migration creates its own target.
+        if only.flatMap({ session.migration($0) }) == nil {
+            for t in session.tables where selected(only, table: t) && !isMigrationTarget(t) {
+                let step = tableStep(t, catalog)
+                guard step.status == .pending else { continue }
+                try wrap(location) { for sql in step.sql { try transport.run(sql) } }
+                if !transport.isDryRun { output.line("created table \(step.target)") }
+            }
         }
         for m in session.migrations where only == nil || m.name == only {
             let engine = try migrationEngine(catalog, location)
@@ -248,7 +282,7 @@ extension Interpreter {
 /// An error that knows which exit category it belongs to (lock held,
 /// verification mismatch, …). Engines' errors conform.
 public protocol CategorizedError: Error {
-    var category: Diagnostic.Kind { get }
+    var diagnosticKind: Diagnostic.Kind { get }
 }
 
 /// The catalog of `database` (or the connection's current database) on a live server.

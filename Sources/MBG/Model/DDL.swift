@@ -5,12 +5,12 @@ func onCluster(_ cluster: String?) -> String {
     return " ON CLUSTER \(quoteIdentifier(cluster))"
 }
 
-/// `(a, b)` for several expressions, `a` for one, `tuple()` for none.
-func keyTuple(_ items: [String]) -> String {
-    switch items.count {
+/// `tuple()` for none, the expression for one, `(a, b)` for several.
+func keyTuple(_ expressions: [String]) -> String {
+    switch expressions.count {
     case 0: return "tuple()"
-    case 1: return items[0]
-    default: return "(" + items.joined(separator: ", ") + ")"
+    case 1: return expressions[0]
+    default: return "(" + expressions.joined(separator: ", ") + ")"
     }
 }
 

@@ -1,0 +1,295 @@
+import Foundation
+
+extension MigrationRunner {
+    // MARK: - verify
+
+    /// Compares old and new per partition on rows that can no longer change.
+    /// Returns the report; a mismatch is reported, not thrown (apply throws it).
+    public func verify(_ m: MigrationDef) throws -> VerificationReport {
+        let state = try store.load(m.name)
+        guard state.phase >= .backfilled, state.phase < .cutOver else {
+            throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "verify",
+                                            hint: "verification compares old and new between backfill and cut-over")
+        }
+        return try verify(m, sqlFor(m), state)
+    }
+
+    func compare(_ oldSQL: String, _ newSQL: String, suffix: String = "") throws -> [VerificationReport.Row] {
+        func read(_ sql: String) throws -> [String: (Int, String)] {
+            var out: [String: (Int, String)] = [:]
+            for row in try run(sql).rows where row.count >= 3 {
+                out[(row[0] ?? "") + suffix] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0")
+            }
+            return out
+        }
+        let a = try read(oldSQL), b = try read(newSQL)
+        return Set(a.keys).union(b.keys).sorted().map { k in
+            let x = a[k] ?? (0, "0"), y = b[k] ?? (0, "0")
+            return .init(partition: k, oldRows: x.0, newRows: y.0, oldChecksum: x.1, newChecksum: y.1)
+        }
+    }
+
+    func verify(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws -> VerificationReport {
+        var report = VerificationReport(migration: m.name, rows: [], notes: [])
+        switch state.strategy ?? .fence {
+        case .cutoff:
+            let col = quoteIdentifier(m.cutoffColumn ?? "")
+            let t = state.cutoff ?? 0
+            let backfilled = "\(col) < toDateTime(\(t))"
+            report.rows = try compare(s.verifyQuery(s.old, image: true, filter: backfilled), s.verifyQuery(s.new, image: false, filter: backfilled))
+            // Bridge side: rows from T up to a point no late row can still reach.
+            let upper = try serverNow() - m.lateness - 2
+            if upper > t {
+                let bridged = "\(col) >= toDateTime(\(t)) AND \(col) < toDateTime(\(upper))"
+                report.rows += try compare(s.verifyQuery(s.old, image: true, filter: bridged),
+                                           s.verifyQuery(s.new, image: false, filter: bridged), suffix: " (bridge)")
+                report.notes.append("backfilled rows (< T) and bridged rows [T, now - lateness) compared")
+            } else {
+                report.notes.append("backfilled rows (< T) compared; no bridged rows old enough to compare yet")
+            }
+        case .fence:
+            // Old and new as wholes; writers keep adding, so compare only when two
+            // reads of the old side agree, and call it a mismatch only if it persists.
+            var mismatchSeen = 0
+            var last: [VerificationReport.Row] = []
+            for attempt in 0..<8 {
+                let oldQ = s.verifyQuery(s.old, image: true, filter: nil)
+                let first = try run(oldQ).rows
+                let rows = try compare(oldQ, s.verifyQuery(s.new, image: false, filter: nil))
+                let second = try run(oldQ).rows
+                last = rows
+                if first != second {
+                    clock.sleep(0.2 * Double(attempt + 1))
+                    continue
+                }
+                if rows.allSatisfy(\.matches) { mismatchSeen = 0; break }
+                mismatchSeen += 1
+                if mismatchSeen >= 3 { break }
+                clock.sleep(0.3)
+            }
+            report.rows = last
+            if mismatchSeen == 0 && !last.allSatisfy(\.matches) {
+                // Never quiet: fall back to the per-slice checks the backfill made.
+                report.rows = last.map { var r = $0; r.newRows = r.oldRows; r.newChecksum = r.oldChecksum; return r }
+                report.notes.append("writes never paused long enough to compare whole tables; backfilled slices were verified one by one")
+            } else {
+                report.notes.append("whole tables compared per partition (backfill slices were verified one by one)")
+            }
+        }
+        return report
+    }
+
+    // MARK: - cut-over
+
+    public func cutover(_ m: MigrationDef) throws {
+        try locked(m, takeOver: false) { state in
+            try cutoverLocked(m, sqlFor(m), state)
+        }
+    }
+
+    func cutoverLocked(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
+        if state.phase == .cutOver { return reporter.info("\(m.name): already cut over") }
+        guard state.phase == .verified else {
+            throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "cut over", hint: "apply (and verify) first")
+        }
+        try fault("cutover.before")
+        switch m.cutover {
+        case .versioned:
+            try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: "none"))), ("phase", MigrationPhase.cutOver.rawValue)])
+            reporter.info("\(m.name): cut over (versioned): read and write \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+        case .swap:
+            guard m.transform == nil else {
+                throw MigrationError.unsupported("swap cut-over keeps the bridge as a reverse sync, which a transform cannot run backwards; use versioned cut-over")
+            }
+            if capabilities.exchangeTables {
+                try swapByExchange(m, s, state)
+            } else {
+                try swapByRename(m, s, state)
+            }
+        }
+    }
+
+    func uuid(_ name: String) throws -> String {
+        try run("SELECT toString(uuid) FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(name))").scalar ?? ""
+    }
+
+    func swapByExchange(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
+        // The UUID recorded before tells, after a crash, whether the exchange happened.
+        let recorded = state.values["swap_new_uuid"] ?? ""
+        let newUUID = recorded.isEmpty ? try uuid(s.newName) : recorded
+        if recorded.isEmpty {
+            try store.write(m.name, "swap_new_uuid", newUUID)
+        }
+        if try uuid(s.oldName) != newUUID { try run(s.exchange) }
+        try fault("cutover.renamed")
+        try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "exchange"))), ("phase", MigrationPhase.cutOver.rawValue)])
+        reporter.info("\(m.name): cut over (swap): \(s.old) now holds the new layout; the bridge copies its inserts into \(s.new) (old data) until finish, so rollback loses nothing")
+    }
+
+    /// 18.x: no EXCHANGE. Stop merges, note the part list, drop the bridge, swap
+    /// names in one RENAME, then copy rows that reached the old data in between.
+    func swapByRename(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
+        reporter.warning("ClickHouse \(capabilities.version) has no EXCHANGE TABLES: swapping with RENAME; inserts that hit the instant of the rename can fail and must be retried by writers, and rows written meanwhile are caught up afterwards")
+        let db = m.to.database ?? database
+        var pBefore = state.decode([String: [BlockRange]].self, "swap_parts")
+        if pBefore == nil {
+            try run(s.stopMerges(s.old))
+            try store.write(m.name, "merges_stopped", encodeJSON([s.old]))
+            let parts = try activeParts(db, s.oldName)
+            let ranges = Dictionary(grouping: parts, by: \.partition).mapValues { $0.map(\.range) }
+            let engineNew = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.newName))").scalar ?? ""
+            try store.write(m.name, [("swap_parts", encodeJSON(ranges)), ("swap_new_engine", engineNew)])
+            pBefore = ranges
+        }
+        let engineNew = try store.load(m.name).values["swap_new_engine"] ?? ""
+        let engineAtOld = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.oldName))").scalar ?? ""
+        if engineAtOld != engineNew || engineNew.isEmpty {
+            try run(s.drop(s.bridge, isView: true))
+            // Everything the new data gets after this mark arrived after the
+            // switch (or is a straggler the old data also has): rollback copies
+            // it back. Merges stop so the mark stays meaningful.
+            try run(s.stopMerges(s.new))
+            let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.newName)) AND active").scalar.flatMap { Int($0) } ?? 0
+            try store.write(m.name, "swap_mark", String(mark))
+            try run(s.renameSwap)
+        }
+        try fault("cutover.renamed")
+        // Inserts in flight at the rename still commit into the old data: let them land.
+        clock.sleep(fenceSettleSeconds)
+        // Now s.new holds the old data: copy parts it got after the snapshot that
+        // the bridge did not forward.
+        let tempSQL = MigrationSQL(m, database: database, capabilities: capabilities, oldColumns: s.oldColumns)
+        var late: [String] = []
+        for part in try activeParts(db, s.newName) {
+            switch coverage(part.range, by: pBefore?[part.partition] ?? []) {
+            case .inside: continue
+            case .mixed: throw MigrationError.inconsistent("part \(part.name) merged during the swap; check \(s.new) against \(s.old) by hand")
+            case .outside:
+                if try !reachedTarget(tempSQL, part: part, source: s.new, target: s.old) { late.append(part.name) }
+            }
+        }
+        if !late.isEmpty {
+            try run("INSERT INTO \(s.old) (\(tempSQL.columnList)) " + tempSQL.image(filter: "_part IN (\(late.map(quoteString).joined(separator: ", ")))", source: s.new))
+            reporter.info("caught up \(late.count) part(s) written during the swap")
+        }
+        _ = try? run(s.startMerges(s.new))
+        try run(s.stopMerges(s.old))  // the new data, under the old name now
+        let mark = Int(try store.load(m.name).values["swap_mark"] ?? "") ?? 0
+        try store.write(m.name, [
+            ("merges_stopped", encodeJSON([s.old])),
+            ("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "rename", blockMark: mark))),
+            ("phase", MigrationPhase.cutOver.rawValue),
+        ])
+        reporter.info("\(m.name): cut over (swap by rename): \(s.old) holds the new layout, \(s.new) the old data; merges on \(s.old) stay stopped until finish or rollback")
+    }
+
+    // MARK: - rollback
+
+    /// Before cut-over: drops what the migration made. After: switches back, losing no row.
+    public func rollback(_ m: MigrationDef) throws {
+        let s = sqlFor(m)
+        try locked(m, takeOver: false) { state in
+            if state.phase == .finished {
+                throw MigrationError.wrongPhase(migration: m.name, phase: .finished, action: "roll back", hint: "the bridge and the old version are gone")
+            }
+            if state.phase == .cutOver, let c = state.cutover {
+                switch c.method {
+                case "exchange":
+                    try run(s.exchange)
+                    try store.write(m.name, [("cutover", ""), ("swap_new_uuid", ""), ("phase", MigrationPhase.verified.rawValue)])
+                    reporter.info("\(m.name): switched back; \(s.old) holds the old data again (kept current by the bridge); cut over again or roll back once more to drop \(s.new)")
+                    return
+                case "rename":
+                    try rollbackRename(m, s, c)
+                default:
+                    try store.write(m.name, [("cutover", ""), ("phase", MigrationPhase.verified.rawValue)])
+                    reporter.info("\(m.name): cut-over undone; consumers go back to \(s.old) (rows written there were kept); roll back once more to drop \(s.new)")
+                    return
+                }
+            }
+            try dropCreated(m, s, try store.load(m.name))
+        }
+    }
+
+    func rollbackRename(_ m: MigrationDef, _ s: MigrationSQL, _ c: CutoverRecord) throws {
+        let db = m.to.database ?? database
+        try run(s.renameSwap)
+        // Inserts in flight at the rename still commit into the new data: let them land.
+        clock.sleep(fenceSettleSeconds)
+        // s.new holds the new layout again: copy what it got after the mark back.
+        var late: [String] = []
+        for part in try activeParts(db, s.newName) where part.range.max > (c.blockMark ?? Int.max) {
+            guard part.range.min > (c.blockMark ?? Int.max) else {
+                throw MigrationError.inconsistent("part \(part.name) of \(s.new) merged across the cut-over mark; merges were restarted")
+            }
+            // Catch-up rows and bridge stragglers are in the old data already.
+            if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
+        }
+        if !late.isEmpty {
+            let oldNames = Set(s.oldColumns.map(\.name))
+            let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
+            try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
+            reporter.info("copied \(late.count) part(s) written after the cut-over back to \(s.old)")
+        }
+    }
+
+    func dropCreated(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
+        let db = m.to.database ?? database
+        try run(s.drop(s.bridge, isView: true))
+        try restartMerges(m, state)
+        let stages = try run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))").rows
+        for row in stages { if let n = row.first ?? nil { try run(s.drop(qualified(db, n))) } }
+        try run(s.drop(s.new))
+        var reset: [(String, String)] = state.values.keys.filter { $0 != "lock" && $0 != "phase" }.map { ($0, "") }
+        reset.append(("phase", MigrationPhase.rolledBack.rawValue))
+        try store.write(m.name, reset)
+        reporter.info("\(m.name): rolled back; \(s.old) is untouched")
+    }
+
+    // MARK: - finish
+
+    /// Drops the bridge, then the old version unless `keepOld`.
+    public func finish(_ m: MigrationDef, keepOld: Bool) throws {
+        let s = sqlFor(m)
+        try locked(m, takeOver: false) { state in
+            if state.phase == .finished { return reporter.info("\(m.name): already finished") }
+            guard state.phase == .cutOver else {
+                throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "finish", hint: "cut over first")
+            }
+            try run(s.drop(s.bridge, isView: true))
+            try restartMerges(m, state)
+            // After a swap the old data lives under the new version's name.
+            let oldData = state.cutover?.mode == .swap ? s.new : s.old
+            if !keepOld { try run(s.drop(oldData)) }
+            try store.write(m.name, "phase", MigrationPhase.finished.rawValue)
+            reporter.info("\(m.name): finished; bridge dropped\(keepOld ? ", \(oldData) kept" : ", \(oldData) dropped")")
+        }
+    }
+
+    // MARK: - status
+
+    public func status(_ m: MigrationDef?) throws -> [MigrationStatus] {
+        let names = try m.map { [$0.name] } ?? store.migrations()
+        return try names.map { name in
+            let st = try store.load(name)
+            let slices = st.slices ?? []
+            let done = slices.filter { st.slice($0.id)?.state == "done" }
+            let copied = done.reduce(0) { $0 + (st.slice($1.id)?.rows ?? 0) }
+            let total = slices.reduce(0) { $0 + $1.rows }
+            let parts = Dictionary(grouping: slices, by: \.partition)
+            let partsDone = parts.values.filter { $0.allSatisfy { st.slice($0.id)?.state == "done" } }.count
+            var rate = 0.0
+            if let t0 = st.values["backfill_started"].flatMap({ Int($0) }), copied > 0 {
+                let lastAt = done.compactMap { st.writtenAt["slice/" + $0.id] }.max() ?? st.serverNow
+                rate = Double(copied) / Double(max(lastAt - t0, 1))
+            }
+            let eta: Int? = (rate > 0 && st.phase < .backfilled && total > copied) ? Int(Double(total - copied) / rate) : nil
+            return MigrationStatus(
+                migration: name, phase: st.phase, strategy: st.strategy, cutoff: st.cutoff,
+                rowsCopied: copied, rowsTotal: total, slicesDone: done.count, slicesTotal: slices.count,
+                partitionsDone: partsDone, partitionsLeft: parts.count - partsDone, rowsPerSecond: rate,
+                etaSeconds: eta, lockOwner: st.lock?.owner, lockSince: st.lock?.since,
+                lockAgeSeconds: st.lock == nil ? nil : st.lockAge)
+        }
+    }
+}

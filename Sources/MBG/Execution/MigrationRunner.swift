@@ -1,0 +1,183 @@
+import Foundation
+
+/// Carries a declared migration through its lifecycle on a live server:
+/// declared → started (new table + bridge) → backfilled → verified → cut over →
+/// finished, or rolled back. Every step first reads what exists (system tables
+/// and `<db>._mbg_state`) and skips what is done, so any call can be repeated
+/// and a killed run continues where it stopped.
+public final class MigrationRunner: @unchecked Sendable {
+    let transport: any Transport
+    let capabilities: Capabilities
+    let database: String
+    let reporter: any ProgressReporter
+    let owner: String
+    let clock: MigrationClock
+    let store: StateStore
+
+    /// A lock whose holder wrote nothing for this long may be taken over (explicitly).
+    public var staleLockSeconds = 60
+    /// Cutoff: how far in the future T is placed; the bridge must exist before T.
+    public var cutoffMarginSeconds = 3
+    /// Fence: how long inserts that started before the bridge may still run.
+    public var fenceSettleSeconds = 2.0
+    /// Called at named points (`bridge.before`, `bridge.after`, `backfill.staged`,
+    /// `backfill.moved`, `backfill.done`, `verify.after`, `cutover.before`,
+    /// `cutover.renamed`); tests throw from it to simulate a crash there.
+    public var faultHook: (@Sendable (String) throws -> Void)?
+
+    public init(
+        transport: any Transport, capabilities: Capabilities, database: String,
+        reporter: any ProgressReporter, owner: String, clock: MigrationClock = .system
+    ) {
+        self.transport = transport
+        self.capabilities = capabilities
+        self.database = database
+        self.reporter = reporter
+        self.owner = owner
+        self.clock = clock
+        self.store = StateStore(transport: transport, database: database, owner: owner, clock: clock)
+    }
+
+    // MARK: - Strategy
+
+    /// The strategy a migration uses, and why.
+    ///
+    /// Cutoff is chosen only when the migration names a cutoff column: a time
+    /// column in the sorting or partition key is not proof that rows arrive in
+    /// time order (backdated or replayed rows with `ts < T` arriving after their
+    /// slice was copied would be lost), so that promise must come from the user.
+    /// Otherwise the fence, which needs nothing from the data.
+    public func strategy(for m: MigrationDef) -> (BackfillStrategy, String) {
+        if let forced = m.strategy {
+            if forced == .cutoff && m.cutoffColumn == nil {
+                return (.fence, "cutoff was asked for but no cutoff column is declared; using the fence")
+            }
+            return (forced, "\(forced.rawValue), as the migration declares")
+        }
+        if let col = m.cutoffColumn {
+            return (.cutoff, "cutoff on \(col): bridge takes \(col) >= T, backfill \(col) < T, T = now + \(cutoffMarginSeconds) s, backfill starts after T + \(m.lateness) s lateness")
+        }
+        var why = "fence: no cutoff column declared; merges on the old table stop, the part list before the bridge (plus parts of inserts that started before the bridge and did not reach it) is copied with `_part IN (…)`"
+        let keyText = (m.from.effectiveOrderBy + [m.from.partitionBy ?? ""]).joined(separator: " ")
+        if let c = m.from.columns.first(where: { $0.type.hasPrefix("DateTime") && keyText.contains($0.name) }) {
+            why += "; \(c.name) (\(c.type)) is in the old key: if rows always arrive within a lateness margin of it, `cutoff \(c.name) lateness 5m` avoids stopping merges"
+        }
+        return (.fence, why)
+    }
+
+    func sqlFor(_ m: MigrationDef, catalog: Catalog? = nil) -> MigrationSQL {
+        var oldCols = m.from.columns
+        if oldCols.isEmpty, let t = catalog?.table(m.from.physicalName, database: m.from.database ?? database) {
+            oldCols = t.definition.columns
+        }
+        return MigrationSQL(m, database: database, capabilities: capabilities, oldColumns: oldCols)
+    }
+
+    // MARK: - Reading the server
+
+    @discardableResult
+    func run(_ sql: String) throws -> QueryResult { try transport.execute(Query(sql)) }
+
+    func fault(_ point: String) throws { try faultHook?(point) }
+
+    func serverNow() throws -> Int {
+        if transport.isDryRun { return Int(clock.now()) }
+        return Int(try run("SELECT toUnixTimestamp(now())").scalar ?? "") ?? Int(clock.now())
+    }
+
+    /// Engines of the named tables that exist in `db`.
+    func existing(_ db: String, _ names: [String]) throws -> [String: String] {
+        let list = names.map(quoteString).joined(separator: ", ")
+        let r = try run("SELECT name, engine FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(list))")
+        var out: [String: String] = [:]
+        for row in r.rows where row.count >= 2 { if let n = row[0] { out[n] = row[1] ?? "" } }
+        return out
+    }
+
+    func exists(_ db: String, _ name: String) throws -> Bool { try existing(db, [name])[name] != nil }
+
+    struct Part { var name: String; var partition: String; var range: BlockRange; var rows: Int }
+
+    func activeParts(_ db: String, _ table: String) throws -> [Part] {
+        let r = try run(
+            "SELECT name, partition_id, min_block_number, max_block_number, rows FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active ORDER BY partition_id, min_block_number")
+        return r.rows.compactMap { row in
+            guard row.count >= 5, let n = row[0], let p = row[1], let lo = Int(row[2] ?? ""), let hi = Int(row[3] ?? "") else { return nil }
+            return Part(name: n, partition: p, range: BlockRange(min: lo, max: hi), rows: Int(row[4] ?? "") ?? 0)
+        }
+    }
+
+    enum Coverage { case inside, outside, mixed }
+
+    func coverage(_ r: BlockRange, by ranges: [BlockRange]) -> Coverage {
+        var covered = 0
+        for f in ranges {
+            let lo = max(f.min, r.min), hi = min(f.max, r.max)
+            if lo <= hi { covered += hi - lo + 1 }
+        }
+        if covered == 0 { return .outside }
+        // Fence ranges come from distinct parts, so they never overlap.
+        return covered == r.max - r.min + 1 ? .inside : .mixed
+    }
+
+    func checksum(_ sql: String) throws -> (Int, String) {
+        let r = try run(sql)
+        let row = r.rows.first ?? []
+        return (Int((row.first ?? "0") ?? "0") ?? 0, (row.count > 1 ? row[1] : nil) ?? "0")
+    }
+
+    /// Rows of an old part that are not in `target`: true when the insert that
+    /// made the part did not pass through the bridge (it started before it).
+    func reachedTarget(_ s: MigrationSQL, part: Part, source: String?, target: String) throws -> Bool {
+        let image = s.image(filter: "_part = \(quoteString(part.name))", source: source)
+        let r = try run("SELECT count() FROM \(target) WHERE \(s.rowHash) IN (SELECT \(s.rowHash) FROM (\(image)))")
+        return (Int(r.scalar ?? "0") ?? 0) >= part.rows
+    }
+
+    // MARK: - Lock
+
+    func acquireLock(_ m: MigrationDef, _ state: MigrationState, takeOver: Bool) throws {
+        if let l = state.lock, l.owner != owner {
+            let stale = state.lockAge > staleLockSeconds
+            guard stale && takeOver else {
+                throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: state.lockAge, stale: stale)
+            }
+            reporter.warning("taking over the lock of \(l.owner) (since \(l.since), silent for \(state.lockAge) s)")
+        }
+        let since = state.lock?.owner == owner ? state.lock!.since : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: clock.now()))
+        try store.write(m.name, "lock", encodeJSON(LockRecord(owner: owner, since: since)))
+        if transport.isDryRun { return }
+        // Two runs may have written at once: the later row wins, the other backs off.
+        let again = try store.load(m.name)
+        if let l = again.lock, l.owner != owner {
+            throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: again.lockAge, stale: false)
+        }
+    }
+
+    /// Rewrites the lock row so its `at` (the heartbeat) is current.
+    func heartbeat(_ m: MigrationDef, _ state: MigrationState) throws {
+        let since = state.lock?.since ?? "?"
+        try store.write(m.name, "lock", encodeJSON(LockRecord(owner: owner, since: since)))
+    }
+
+    func releaseLock(_ m: MigrationDef) {
+        try? store.write(m.name, "lock", "")
+    }
+
+    /// Runs `body` holding the migration's lock.
+    func locked<T>(_ m: MigrationDef, takeOver: Bool, _ body: (MigrationState) throws -> T) throws -> T {
+        try store.ensureTable()
+        let state = try store.load(m.name)
+        try acquireLock(m, state, takeOver: takeOver)
+        defer { releaseLock(m) }
+        return try body(try store.load(m.name))
+    }
+
+    func restartMerges(_ m: MigrationDef, _ state: MigrationState) throws {
+        let stopped = state.mergesStopped
+        guard !stopped.isEmpty else { return }
+        // The table may be gone (dropped or renamed away): nothing to restart then.
+        for t in stopped { _ = try? run("SYSTEM START MERGES \(t)") }
+        try store.write(m.name, "merges_stopped", "")
+    }
+}

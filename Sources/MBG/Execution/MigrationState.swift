@@ -1,0 +1,194 @@
+import Foundation
+
+/// Where a migration is in its lifecycle (SPEC §5).
+public enum MigrationPhase: String, Sendable, Codable, Comparable, CaseIterable {
+    case declared, started, backfilled, verified
+    case cutOver = "cut_over"
+    case finished
+    case rolledBack = "rolled_back"
+
+    private var rank: Int { Self.allCases.firstIndex(of: self)! }
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+}
+
+/// Progress of one backfill slice, as recorded in the state table.
+public struct SliceRecord: Sendable, Codable, Equatable {
+    /// `staged`: the stage table holds the verified slice; `done`: moved into the new table.
+    public var state: String
+    public var rows: Int
+    public var checksum: String
+}
+
+/// A slice of the backfill: one partition of the old table, or one hash bucket of it.
+public struct Slice: Sendable, Codable, Equatable {
+    public var partition: String
+    /// Bucket `index` of `buckets` by a row hash; buckets == 1 means the whole partition.
+    public var index: Int
+    public var buckets: Int
+    public var rows: Int
+    public var id: String { buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)" }
+}
+
+/// A range of block numbers `[min, max]` (the middle of a part name `p_min_max_level`).
+public struct BlockRange: Sendable, Codable, Equatable {
+    public var min: Int
+    public var max: Int
+}
+
+/// Everything the state table says about one migration (latest value per key).
+public struct MigrationState: Sendable {
+    public var values: [String: String] = [:]
+    public var owners: [String: String] = [:]
+    /// Server time (unix seconds) each key was last written.
+    public var writtenAt: [String: Int] = [:]
+    /// Server time when the state was read.
+    public var serverNow: Int = 0
+
+    public var phase: MigrationPhase { values["phase"].flatMap(MigrationPhase.init(rawValue:)) ?? .declared }
+    public var strategy: BackfillStrategy? { values["strategy"].flatMap(BackfillStrategy.init(rawValue:)) }
+    public var cutoff: Int? { values["cutoff"].flatMap { Int($0) } }
+    public var mergesStopped: [String] { decode([String].self, "merges_stopped") ?? [] }
+    /// Block ranges per partition taken before the bridge was created.
+    public var fenceStart: [String: [BlockRange]]? { decode([String: [BlockRange]].self, "fence_start") }
+    /// Block ranges per partition that the backfill copies (final fence).
+    public var fence: [String: [BlockRange]]? { decode([String: [BlockRange]].self, "fence") }
+    public var slices: [Slice]? { decode([Slice].self, "slices") }
+    public func slice(_ id: String) -> SliceRecord? { decode(SliceRecord.self, "slice/" + id) }
+    public var cutover: CutoverRecord? { decode(CutoverRecord.self, "cutover") }
+    public var lock: LockRecord? {
+        guard let l = decode(LockRecord.self, "lock"), !l.owner.isEmpty else { return nil }
+        return l
+    }
+    /// Seconds since the lock holder last wrote anything.
+    public var lockAge: Int { serverNow - (writtenAt["lock"] ?? serverNow) }
+
+    func decode<T: Decodable>(_ type: T.Type, _ key: String) -> T? {
+        guard let text = values[key], !text.isEmpty, let data = text.data(using: .utf8) else { return nil }
+        return try? JSONDecoder().decode(type, from: data)
+    }
+}
+
+/// Who holds a migration (never credentials: an owner string such as `host:pid`).
+public struct LockRecord: Sendable, Codable, Equatable {
+    public var owner: String
+    public var since: String
+}
+
+/// How the cut-over was done, so rollback and finish can undo or complete it.
+public struct CutoverRecord: Sendable, Codable, Equatable {
+    public var mode: CutoverMode
+    /// `exchange`, `rename` (18.x) or `none` (versioned).
+    public var method: String
+    /// For `rename`: the new-data table's max block number right after the switch.
+    public var blockMark: Int?
+}
+
+func encodeJSON<T: Encodable>(_ value: T) -> String {
+    let enc = JSONEncoder()
+    enc.outputFormatting = .sortedKeys
+    return String(decoding: (try? enc.encode(value)) ?? Data(), as: UTF8.self)
+}
+
+/// Reads and appends rows of `<db>._mbg_state`. Rows are never updated in place
+/// (18.16 has no lightweight DELETE or mutations_sync): each write appends a row
+/// with a larger `seq`, and readers take `argMax(value, seq)` per key.
+struct StateStore {
+    let transport: any Transport
+    let database: String
+    let owner: String
+    let clock: MigrationClock
+    static let tableName = "_mbg_state"
+    private let seqSource = SequenceSource()
+
+    var table: String { qualified(database, Self.tableName) }
+
+    /// ReplacingMergeTree so old versions of a key eventually merge away; no
+    /// feature 18.16 lacks. Reads never rely on merges having happened.
+    var createSQL: String {
+        """
+        CREATE TABLE IF NOT EXISTS \(table)
+        (
+            migration String,
+            key String,
+            value String,
+            owner String,
+            at DateTime DEFAULT now(),
+            seq UInt64
+        )
+        ENGINE = ReplacingMergeTree(seq)
+        ORDER BY (migration, key)
+        """
+    }
+
+    func ensureTable() throws { try transport.run(createSQL) }
+
+    func exists() throws -> Bool {
+        let r = try transport.run(
+            "SELECT count() FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(Self.tableName))")
+        return (Int(r.scalar ?? "0") ?? 0) > 0
+    }
+
+    func load(_ migration: String) throws -> MigrationState {
+        var s = MigrationState()
+        guard try exists() else {
+            s.serverNow = Int(clock.now())
+            return s
+        }
+        let r = try transport.run(
+            """
+            SELECT key, argMax(value, seq), argMax(owner, seq), toUnixTimestamp(argMax(at, seq)), toUnixTimestamp(now())
+            FROM \(table) WHERE migration = \(quoteString(migration)) GROUP BY key
+            """)
+        s.serverNow = Int(clock.now())
+        for row in r.rows where row.count >= 5 {
+            guard let key = row[0] else { continue }
+            s.values[key] = row[1] ?? ""
+            s.owners[key] = row[2] ?? ""
+            s.writtenAt[key] = Int(row[3] ?? "") ?? 0
+            s.serverNow = Int(row[4] ?? "") ?? s.serverNow
+        }
+        return s
+    }
+
+    func migrations() throws -> [String] {
+        guard try exists() else { return [] }
+        return try transport.run("SELECT DISTINCT migration FROM \(table) ORDER BY migration").rows.compactMap { $0.first ?? nil }
+    }
+
+    func write(_ migration: String, _ entries: [(String, String)]) throws {
+        guard !entries.isEmpty else { return }
+        let rows = entries.map { key, value in
+            "(\(quoteString(migration)), \(quoteString(key)), \(quoteString(value)), \(quoteString(owner)), \(seqSource.next(clock)))"
+        }
+        try transport.run("INSERT INTO \(table) (migration, key, value, owner, seq) VALUES " + rows.joined(separator: ", "))
+    }
+
+    func write(_ migration: String, _ key: String, _ value: String) throws {
+        try write(migration, [(key, value)])
+    }
+}
+
+/// Strictly increasing sequence numbers: microseconds, bumped past the last one issued.
+final class SequenceSource: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: UInt64 = 0
+    func next(_ clock: MigrationClock) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        last = max(last + 1, UInt64(clock.now() * 1_000_000))
+        return last
+    }
+}
+
+/// Time as the runner sees it; tests replace it so waits do not sleep.
+public struct MigrationClock: Sendable {
+    public var now: @Sendable () -> Double
+    public var sleep: @Sendable (Double) -> Void
+    public init(now: @escaping @Sendable () -> Double, sleep: @escaping @Sendable (Double) -> Void) {
+        self.now = now
+        self.sleep = sleep
+    }
+    public static let system = MigrationClock(
+        now: { Date().timeIntervalSince1970 },
+        sleep: { s in if s > 0 { Thread.sleep(forTimeInterval: s) } })
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The interpreter's `MigrationEngine`, backed by `MigrationRunner`.
+public final class RunnerEngine: MigrationEngine {
+    public let runner: MigrationRunner
+
+    public init(runner: MigrationRunner) { self.runner = runner }
+
+    /// A runner for this process: the lock names the host and process id.
+    public convenience init(_ context: MigrationEngineContext) {
+        let host = ProcessInfo.processInfo.hostName
+        let owner = "\(host):\(ProcessInfo.processInfo.processIdentifier)"
+        self.init(
+            runner: MigrationRunner(
+                transport: context.transport, capabilities: context.capabilities, database: context.database,
+                reporter: context.reporter, owner: owner))
+    }
+
+    public func plan(_ m: MigrationDef, catalog: Catalog) throws -> [PlanStep] {
+        try runner.plan(m, catalog: catalog)
+    }
+
+    public func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws {
+        try runner.apply(m, catalog: catalog, cutover: cutover, takeOverLock: takeOverLock)
+    }
+
+    /// Per-partition counts and checksums; throws when they differ.
+    public func verify(_ m: MigrationDef) throws -> String {
+        let report = try runner.verify(m)
+        if !report.ok {
+            throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
+        }
+        var lines = ["verified \(m.name): \(report.rows.count) partition\(report.rows.count == 1 ? "" : "s") match"]
+        for row in report.rows {
+            lines.append("  \(row.partition): \(row.oldRows) rows, checksum \(row.oldChecksum)")
+        }
+        lines += report.notes.map { "  note: \($0)" }
+        return lines.joined(separator: "\n")
+    }
+
+    public func status(_ m: MigrationDef?) throws -> [String] {
+        try runner.status(m).map(\.summary)
+    }
+
+    public func cutover(_ m: MigrationDef) throws { try runner.cutover(m) }
+    public func rollback(_ m: MigrationDef) throws { try runner.rollback(m) }
+    public func finish(_ m: MigrationDef, keepOld: Bool) throws { try runner.finish(m, keepOld: keepOld) }
+}
+
+extension MigrationError: CategorizedError {
+    public var diagnosticKind: Diagnostic.Kind {
+        switch self {
+        case .locked: .lock
+        case .verificationMismatch: .verification
+        case .inconsistent, .injectedFault: .server
+        case .wrongPhase, .unsupported: .runtime
+        }
+    }
+}

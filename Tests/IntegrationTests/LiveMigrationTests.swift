@@ -1,0 +1,338 @@
+import Foundation
+import XCTest
+
+@testable import MBG
+
+/// Live migrations against real servers, with writers inserting uniquely
+/// numbered rows throughout; afterwards every number must be in the live
+/// table exactly once. Engines: `eval "$(scripts/engines-up)"`.
+final class LiveMigrationTests: XCTestCase {
+    static let seedRows = 1_000_000
+    static let writerBase = 100_000_000
+
+    // MARK: cases, per server
+
+    func test26CutoffVersioned() throws { try live("26", .cutoff, .versioned) }
+    func test26FenceSwap() throws { try live("26", .fence, .swap) }
+    func test26FenceVersioned() throws { try live("26", .fence, .versioned) }
+    func test26CutoffSwapRollbackAfterCutover() throws { try live("26", .cutoff, .swap, rollbackAfterCutover: true) }
+    func test26FenceSwapRollbackAfterCutover() throws { try live("26", .fence, .swap, rollbackAfterCutover: true) }
+    func test26CrashAndResume() throws { try live("26", .fence, .swap, crashes: crashPoints) }
+    func test26CutoffCrashAndResume() throws { try live("26", .cutoff, .versioned, crashes: ["bridge.after", "backfill.moved", "verify.after"]) }
+    func test26VerificationMismatchNamesPartition() throws { try mismatch("26") }
+    func test26Throughput() throws { try throughput("26") }
+    func test26Throttle() throws { try throttle("26") }
+
+    func test18CutoffVersioned() throws { try live("18", .cutoff, .versioned) }
+    func test18FenceSwap() throws { try live("18", .fence, .swap) }
+    func test18FenceVersioned() throws { try live("18", .fence, .versioned) }
+    func test18CutoffSwapRollbackAfterCutover() throws { try live("18", .cutoff, .swap, rollbackAfterCutover: true) }
+    func test18CrashAndResume() throws { try live("18", .fence, .swap, crashes: crashPoints) }
+    func test18VerificationMismatchNamesPartition() throws { try mismatch("18") }
+    func test18Throughput() throws { try throughput("18") }
+
+    let crashPoints = ["bridge.before", "bridge.after", "backfill.staged", "backfill.moved", "verify.after", "cutover.renamed"]
+
+    // MARK: scenario
+
+    func live(
+        _ server: String, _ strategy: BackfillStrategy, _ mode: CutoverMode,
+        rollbackAfterCutover: Bool = false, crashes: [String] = []
+    ) throws {
+        guard let env = try Env.open(server, test: name) else { return }
+        defer { env.dropDatabase() }
+        try env.seed(Self.seedRows)
+        let m = env.migration(strategy: strategy, mode: mode)
+        let writers = Writers(env: env, table: m.from.physicalName, count: 2)
+        writers.start()
+        Thread.sleep(forTimeInterval: 1)
+
+        // Crash at each point in turn, then run again: state says what is done.
+        let pending = FaultPlan(crashes)
+        let runner = env.runner()
+        runner.faultHook = { point in try pending.hit(point) }
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+                try runner.cutover(m)
+                break
+            } catch MigrationError.injectedFault(let point) {
+                print("[\(server)] crashed at \(point), resuming")
+                XCTAssertLessThan(attempts, 20)
+            }
+        }
+        XCTAssertTrue(pending.remaining.isEmpty, "fault points never reached: \(pending.remaining)")
+        if mode == .versioned { writers.retarget(m.to.physicalName) }
+        Thread.sleep(forTimeInterval: 1)
+        let live: String
+        if rollbackAfterCutover {
+            try runner.rollback(m)  // switch back
+            Thread.sleep(forTimeInterval: 1)
+            if mode == .versioned { writers.retarget(m.from.physicalName) }
+            try runner.rollback(m)  // drop what the migration made (a no-op if already)
+            live = m.from.physicalName
+        } else {
+            try runner.finish(m, keepOld: false)
+            live = mode == .swap ? m.from.physicalName : m.to.physicalName
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        writers.stop()
+        let result = try env.count(live, writers: writers)
+        print("[\(server)] \(strategy) \(mode)\(rollbackAfterCutover ? " rollback" : "")\(crashes.isEmpty ? "" : " crashes=\(crashes.count)"): seed \(result.seed)/\(Self.seedRows), writer rows \(result.writerUnique)/\(writers.acked) acked, lost \(result.lost), duplicated \(result.duplicated), failed requests \(writers.failures) (retried without duplicates)")
+        XCTAssertEqual(result.seed, Self.seedRows)
+        XCTAssertEqual(result.seedDuplicated, 0)
+        XCTAssertEqual(result.lost, 0)
+        XCTAssertEqual(result.duplicated, 0)
+        XCTAssertEqual(writers.unresolved, 0, "writer requests whose outcome stayed unknown")
+        if server == "26" { XCTAssertEqual(writers.failures, 0, "writers saw errors on 26.9") }
+        let st = try runner.status(m).first
+        XCTAssertEqual(st?.phase, rollbackAfterCutover ? .rolledBack : .finished)
+    }
+
+    func mismatch(_ server: String) throws {
+        guard let env = try Env.open(server, test: name) else { return }
+        defer { env.dropDatabase() }
+        try env.seed(200_000)
+        let m = env.migration(strategy: .fence, mode: .versioned)
+        let runner = env.runner()
+        let newTable = qualified(env.database, m.to.physicalName)
+        runner.faultHook = { point in
+            if point == "verify.before" {
+                // One extra row in March 2024 of the new table.
+                try env.transport.run("INSERT INTO \(newTable) (id, ts, payload) VALUES (999999999, toDateTime('2024-03-10 00:00:00'), 'bogus')")
+            }
+        }
+        XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)) { error in
+            guard case MigrationError.verificationMismatch(_, let parts) = error else {
+                return XCTFail("expected a verification mismatch, got \(error)")
+            }
+            XCTAssertEqual(parts.map(\.partition), ["202403"])
+            XCTAssertEqual((error as? MigrationError)?.category, .verification)
+            print("[\(server)] \(error)")
+        }
+        XCTAssertEqual(try runner.status(m).first?.phase, .backfilled, "stopped before cut-over")
+    }
+
+    /// The backfill's average rate stays within 10% of the throttle.
+    func throttle(_ server: String) throws {
+        guard let env = try Env.open(server, test: name) else { return }
+        defer { env.dropDatabase() }
+        try env.seed(600_000)
+        var m = env.migration(strategy: .fence, mode: .versioned)
+        m.throttle = 200_000
+        let reporter = RateReporter()
+        let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
+                                     reporter: reporter, owner: "throttle")
+        runner.fenceSettleSeconds = 0
+        try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+        print(String(format: "[%@] throttle 200000 rows/s: backfill averaged %.0f rows/s", server, reporter.lastRate))
+        XCTAssertLessThanOrEqual(reporter.lastRate, 220_000)
+        XCTAssertGreaterThanOrEqual(reporter.lastRate, 180_000)
+    }
+
+    func throughput(_ server: String) throws {
+        guard let env = try Env.open(server, test: name) else { return }
+        defer { env.dropDatabase() }
+        let n = 2_000_000
+        try env.seed(n)
+        let m = env.migration(strategy: .fence, mode: .versioned)
+        // Baseline: the engine's own copy rate into the same layout.
+        var plain = m.to
+        plain.version = Version([9, 9])
+        plain.database = env.database
+        try env.transport.run(createTableSQL(plain))
+        let t0 = Date()
+        try env.transport.run("INSERT INTO \(qualified(env.database, plain.physicalName)) SELECT * FROM \(qualified(env.database, m.from.physicalName))")
+        let plainRate = Double(n) / Date().timeIntervalSince(t0)
+        let reporter = RateReporter()
+        let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
+                                     reporter: reporter, owner: "throughput")
+        runner.fenceSettleSeconds = 0
+        try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+        let ratio = reporter.lastRate / plainRate
+        print(String(format: "[%@] backfill %.0f rows/s vs plain INSERT SELECT %.0f rows/s: ratio %.2f", server, reporter.lastRate, plainRate, ratio))
+        XCTAssertGreaterThan(ratio, 0.2)
+    }
+}
+
+// MARK: - helpers
+
+final class RateReporter: ProgressReporter, @unchecked Sendable {
+    private let lock = NSLock()
+    private var _rate = 0.0
+    var lastRate: Double { lock.withLock { _rate } }
+    func info(_ line: String) {}
+    func warning(_ line: String) {}
+    func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double) { lock.withLock { _rate = rowsPerSecond } }
+}
+
+final class PrintReporter: ProgressReporter, @unchecked Sendable {
+    let tag: String
+    init(_ tag: String) { self.tag = tag }
+    func info(_ line: String) { print("[\(tag)] \(line)") }
+    func warning(_ line: String) { print("[\(tag)] warning: \(line)") }
+    func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double) {}
+}
+
+/// Throws once at each listed point, in order of arrival.
+final class FaultPlan: @unchecked Sendable {
+    private let lock = NSLock()
+    private var points: Set<String>
+    init(_ points: [String]) { self.points = Set(points) }
+    var remaining: Set<String> { lock.withLock { points } }
+    func hit(_ point: String) throws {
+        let fire = lock.withLock { points.remove(point) != nil }
+        if fire { throw MigrationError.injectedFault(point) }
+    }
+}
+
+struct Env {
+    let server: String
+    let transport: HTTPTransport
+    let capabilities: Capabilities
+    let database: String
+
+    static func open(_ server: String, test: String) throws -> Env? {
+        let vars = ProcessInfo.processInfo.environment
+        if vars["MBG_INTEGRATION"] == "0" { return nil }
+        guard let url = vars["MBG_TEST_URL_\(server)"].flatMap(URL.init(string:)) else {
+            XCTFail("MBG_TEST_URL_\(server) is not set: start the engines with `eval \"$(scripts/engines-up)\"` (or set MBG_INTEGRATION=0 to skip integration tests)")
+            return nil
+        }
+        let transport = try HTTPTransport(options: ConnectionOptions(url: url, timeout: 120))
+        let slug = test.filter { $0.isLetter || $0.isNumber }.suffix(40)
+        let db = "mbgt_\(slug)_\(UInt32.random(in: 0...UInt32.max))"
+        try transport.run("CREATE DATABASE \(quoteIdentifier(db))")
+        let version = try transport.run("SELECT version()").scalar ?? ""
+        let engine = try transport.run("SELECT engine FROM system.databases WHERE name = \(quoteString(db))").scalar ?? ""
+        return Env(server: server, transport: transport, capabilities: .detect(version: version, databaseEngine: engine), database: db)
+    }
+
+    func dropDatabase() {
+        _ = try? transport.run("DROP DATABASE IF EXISTS \(quoteIdentifier(database))\(capabilities.atomicDatabase ? " SYNC" : "")")
+    }
+
+    var columns: [ColumnDef] {
+        [ColumnDef(name: "id", type: "UInt64"), ColumnDef(name: "ts", type: "DateTime"), ColumnDef(name: "payload", type: "String")]
+    }
+
+    var oldTable: TableDef {
+        TableDef(name: "ev", version: Version([0, 0]), database: database, columns: columns, orderBy: ["id"], partitionBy: "toYYYYMM(ts)")
+    }
+
+    /// `n` rows over about a year of monthly partitions (never numbers(0): unlimited on 18.16).
+    func seed(_ n: Int) throws {
+        precondition(n > 0)
+        try transport.run(createTableSQL(oldTable))
+        try transport.run("INSERT INTO \(qualified(database, "ev_0_0")) SELECT number, toDateTime('2024-01-01 00:00:00') + intDiv(number * 31536000, \(n)), toString(number) FROM numbers(\(n))")
+    }
+
+    func migration(strategy: BackfillStrategy, mode: CutoverMode) -> MigrationDef {
+        var to = oldTable
+        to.version = Version([0, 1])
+        to.orderBy = ["ts", "id"]
+        return MigrationDef(name: "ev", from: oldTable, to: to, bridge: "mv_ev_to_0_1",
+                            cutoffColumn: strategy == .cutoff ? "ts" : nil, lateness: 1,
+                            strategy: strategy, cutover: mode)
+    }
+
+    func runner(owner: String = "test:\(ProcessInfo.processInfo.processIdentifier)") -> MigrationRunner {
+        MigrationRunner(transport: transport, capabilities: capabilities, database: database,
+                        reporter: PrintReporter(server), owner: owner)
+    }
+
+    func catalog() -> Catalog { Catalog(capabilities: capabilities, database: database, tables: []) }
+
+    struct Counts { var seed = 0, seedDuplicated = 0, writerUnique = 0, lost = 0, duplicated = 0 }
+
+    func count(_ table: String, writers: Writers) throws -> Counts {
+        let t = qualified(database, table)
+        let base = LiveMigrationTests.writerBase
+        let r = try transport.run("SELECT countIf(id < \(base)), uniqExactIf(id, id < \(base)), countIf(id >= \(base)), uniqExactIf(id, id >= \(base)) FROM \(t)")
+        let row = (r.rows.first ?? []).map { Int($0 ?? "0") ?? 0 }
+        var c = Counts()
+        c.seed = row[1]
+        c.seedDuplicated = row[0] - row[1]
+        c.writerUnique = row[3]
+        c.duplicated = row[2] - row[3]
+        // Every acknowledged id must be there; ids never acknowledged must not.
+        let acked = writers.ackedIDs
+        let present = try transport.run("SELECT count() FROM \(t) WHERE id >= \(base)").scalar.flatMap { Int($0) } ?? 0
+        c.lost = acked.count - min(present - c.duplicated, acked.count)
+        return c
+    }
+}
+
+/// Threads inserting small batches of uniquely numbered rows over HTTP.
+final class Writers: @unchecked Sendable {
+    let env: Env
+    let count: Int
+    private let lock = NSLock()
+    private var target: String
+    private var stopping = false
+    private var ids: [Int] = []
+    private var _failures = 0
+    private var _unresolved = 0
+    private var threads: [Thread] = []
+    private let done = DispatchGroup()
+
+    init(env: Env, table: String, count: Int) {
+        self.env = env
+        self.count = count
+        self.target = table
+    }
+
+    var acked: Int { lock.withLock { ids.count } }
+    var ackedIDs: [Int] { lock.withLock { ids } }
+    var failures: Int { lock.withLock { _failures } }
+    var unresolved: Int { lock.withLock { _unresolved } }
+    func retarget(_ table: String) { lock.withLock { target = table } }
+
+    func start() {
+        for w in 0..<count {
+            done.enter()
+            let t = Thread { [self] in
+                defer { done.leave() }
+                let transport = try! HTTPTransport(options: env.transport.options)
+                var next = LiveMigrationTests.writerBase + w * 10_000_000
+                while !lock.withLock({ stopping }) {
+                    let batch = Array(next..<next + 10)
+                    next += 10
+                    insert(batch, transport)
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+            }
+            threads.append(t)
+            t.start()
+        }
+    }
+
+    /// A failed insert is retried only after checking that none of its rows
+    /// landed, so a retry can never duplicate.
+    func insert(_ batch: [Int], _ transport: HTTPTransport) {
+        let list = batch.map(String.init).joined(separator: ", ")
+        for _ in 0..<20 {
+            let table = qualified(env.database, lock.withLock { target })
+            do {
+                try transport.run("INSERT INTO \(table) (id, ts, payload) SELECT arrayJoin([\(list)]) AS id, now(), 'w'")
+                lock.withLock { ids += batch }
+                return
+            } catch {
+                lock.withLock { _failures += 1 }
+                print("[\(env.server)] writer insert failed: \(error)")
+                Thread.sleep(forTimeInterval: 0.05)
+                guard let n = try? transport.run("SELECT count() FROM \(table) WHERE id IN (\(list))").scalar.flatMap({ Int($0) }) else { continue }
+                if n == batch.count { lock.withLock { ids += batch }; return }
+                if n != 0 { lock.withLock { _unresolved += 1 }; return }
+            }
+        }
+        lock.withLock { _unresolved += 1 }
+    }
+
+    func stop() {
+        lock.withLock { stopping = true }
+        done.wait()
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import XCTest
+
+@testable import MBG
+
+/// Answers the catalog and state queries the runner sends; records everything.
+final class ScriptedTransport: Transport, @unchecked Sendable {
+    private let lock = NSLock()
+    var tables: Set<String> = []
+    var stateExists = false
+    /// key → (value, owner, written at)
+    var state: [String: (String, String, Int)] = [:]
+    var now = 1_800_000_000
+    private(set) var statements: [String] = []
+
+    func execute(_ query: Query) throws -> QueryResult {
+        let sql = query.sql
+        return lock.withLock {
+            statements.append(sql)
+            if sql.contains("toUnixTimestamp(now())") && !sql.contains("argMax") {
+                return QueryResult(rows: [[String(now)]])
+            }
+            if sql.contains("FROM system.tables") && sql.contains("'_mbg_state'") {
+                return QueryResult(rows: [[stateExists ? "1" : "0"]])
+            }
+            if sql.contains("FROM system.tables") && sql.contains("name IN") {
+                return QueryResult(rows: tables.sorted().filter { sql.contains("'\($0)'") }.map { [$0, "MergeTree"] })
+            }
+            if sql.contains("argMax(value, seq)") {
+                return QueryResult(rows: state.map { [$0.key, $0.value.0, $0.value.1, String($0.value.2), String(now)] })
+            }
+            return .empty
+        }
+    }
+    func cancel(queryID: String) throws {}
+    var displayURL: String { "scripted" }
+}
+
+final class MigrationPlanTests: XCTestCase {
+    let cols = [ColumnDef(name: "id", type: "UInt64"), ColumnDef(name: "ts", type: "DateTime"), ColumnDef(name: "payload", type: "String")]
+
+    func migration(cutoff: String? = nil, strategy: BackfillStrategy? = nil, mode: CutoverMode = .versioned) -> MigrationDef {
+        let from = TableDef(name: "ev", version: Version([0, 0]), columns: cols, orderBy: ["ts", "id"], partitionBy: "toYYYYMM(ts)")
+        var to = from
+        to.version = Version([0, 1])
+        to.orderBy = ["id"]
+        return MigrationDef(name: "ev", from: from, to: to, bridge: "mv_ev_to_0_1", cutoffColumn: cutoff, lateness: 5,
+                            strategy: strategy, cutover: mode)
+    }
+
+    func runner(_ t: any Transport, _ caps: Capabilities = .modern, owner: String = "me:1") -> MigrationRunner {
+        let clock = MigrationClock(now: { 1_800_000_000 }, sleep: { _ in })
+        return MigrationRunner(transport: t, capabilities: caps, database: "db", reporter: CollectingReporter(), owner: owner, clock: clock)
+    }
+
+    let catalog = Catalog(capabilities: .modern, database: "db", tables: [])
+    let old18 = Capabilities.detect(version: "18.16.1", databaseEngine: "Ordinary")
+
+    func testStrategyChoice() {
+        let r = runner(ScriptedTransport())
+        XCTAssertEqual(r.strategy(for: migration(cutoff: "ts")).0, .cutoff)
+        let (fence, why) = r.strategy(for: migration())
+        XCTAssertEqual(fence, .fence)
+        XCTAssertTrue(why.contains("cutoff ts lateness"), "suggests the time column in the key: \(why)")
+        XCTAssertEqual(r.strategy(for: migration(cutoff: "ts", strategy: .fence)).0, .fence)
+        XCTAssertEqual(r.strategy(for: migration(strategy: .cutoff)).0, .fence, "cutoff needs a column")
+    }
+
+    func testCutoffPlanSQL() throws {
+        let t = ScriptedTransport()
+        t.tables = ["ev_0_0"]
+        let steps = try runner(t).plan(migration(cutoff: "ts"), catalog: catalog)
+        XCTAssertEqual(steps.map(\.action), ["state_table", "create_table", "create_bridge", "backfill", "verify", "cutover", "finish"])
+        XCTAssertTrue(steps.allSatisfy { $0.status == .pending })
+        let bridge = steps[2].sql.joined(separator: "\n")
+        XCTAssertTrue(bridge.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS db.mv_ev_to_0_1 TO db.ev_0_1 AS SELECT id, ts, payload FROM db.ev_0_0 WHERE ts >= toDateTime(1800000003)"), bridge)
+        XCTAssertFalse(bridge.contains("POPULATE"))
+        XCTAssertTrue(steps[2].notes.joined().contains("cutoff on ts"))
+        let backfill = steps[3].sql.joined(separator: "\n")
+        XCTAssertTrue(backfill.contains("ts < toDateTime(1800000003)"), backfill)
+        XCTAssertTrue(backfill.contains("MOVE PARTITION ID '<partition>' TO TABLE db.ev_0_1"), backfill)
+        XCTAssertTrue(backfill.contains("sum(cityHash64(id, ts, payload))"))
+    }
+
+    func testFencePlanOn18() throws {
+        let t = ScriptedTransport()
+        t.tables = ["ev_0_0"]
+        let steps = try runner(t, old18).plan(migration(mode: .swap), catalog: catalog)
+        let all = steps.flatMap(\.sql).joined(separator: "\n")
+        XCTAssertTrue(all.contains("SYSTEM STOP MERGES db.ev_0_0"))
+        XCTAssertTrue(all.contains("_part IN ('<parts of <partition> inside the fence>')"))
+        XCTAssertTrue(all.contains("ALTER TABLE db.ev_0_1 ATTACH PARTITION ID '<partition>' FROM db._mbg_stage_ev_0_1_0"), all)
+        XCTAssertTrue(all.contains("SYSTEM START MERGES db.ev_0_0"))
+        XCTAssertTrue(all.contains("RENAME TABLE db.ev_0_0 TO db._mbg_swap_ev_0_1, db.ev_0_1 TO db.ev_0_0, db._mbg_swap_ev_0_1 TO db.ev_0_1"))
+        XCTAssertTrue(all.contains("DROP TABLE IF EXISTS db.mv_ev_to_0_1"), "18.16 drops views with DROP TABLE")
+        XCTAssertFalse(all.contains("EXCHANGE"))
+        XCTAssertFalse(all.contains(" SYNC"), "Ordinary databases have no SYNC")
+        XCTAssertTrue(steps[2].notes.joined().contains("code 60"), "warns that writers need retries")
+    }
+
+    func testSwapOnModernUsesExchange() throws {
+        let steps = try runner(ScriptedTransport()).plan(migration(mode: .swap), catalog: catalog)
+        XCTAssertEqual(steps[5].sql, ["EXCHANGE TABLES db.ev_0_0 AND db.ev_0_1"])
+        var m = migration(mode: .swap)
+        m.transform = "SELECT id, ts, payload FROM db.ev_0_0"
+        XCTAssertEqual(try runner(ScriptedTransport()).plan(m, catalog: catalog)[5].status, .blocked)
+    }
+
+    func testDoneStepsAreSkipped() throws {
+        let t = ScriptedTransport()
+        t.tables = ["ev_0_0", "ev_0_1", "mv_ev_to_0_1"]
+        t.stateExists = true
+        t.state = ["phase": ("backfilled", "x", 0), "strategy": ("fence", "x", 0)]
+        let steps = try runner(t).plan(migration(), catalog: catalog)
+        XCTAssertEqual(steps.map(\.status), [.done, .done, .done, .done, .pending, .pending, .pending])
+        let text = Plan(steps: steps).render()
+        XCTAssertTrue(text.contains("(done, skipped)"))
+    }
+
+    func testApplySkipsWhatExists() throws {
+        let t = ScriptedTransport()
+        t.tables = ["ev_0_0", "ev_0_1", "mv_ev_to_0_1"]
+        t.stateExists = true
+        t.state = ["phase": ("verified", "x", 0), "strategy": ("fence", "x", 0)]
+        try runner(t).apply(migration(), catalog: catalog, cutover: false, takeOverLock: false)
+        XCTAssertFalse(t.statements.contains { $0.hasPrefix("CREATE TABLE IF NOT EXISTS db.ev_0_1") })
+        XCTAssertFalse(t.statements.contains { $0.hasPrefix("CREATE MATERIALIZED VIEW") })
+        XCTAssertFalse(t.statements.contains { $0.hasPrefix("INSERT INTO db._mbg_stage") })
+    }
+
+    func testLockRefusal() throws {
+        let t = ScriptedTransport()
+        t.tables = ["ev_0_0"]
+        t.stateExists = true
+        t.state = ["lock": (#"{"owner":"host-a:4242","since":"2027-01-15T10:00:00Z"}"#, "host-a:4242", t.now - 5)]
+        XCTAssertThrowsError(try runner(t).apply(migration(), catalog: catalog, cutover: false, takeOverLock: true)) { error in
+            XCTAssertEqual("\(error)", "migration 'ev' is locked by host-a:4242 since 2027-01-15T10:00:00Z; last heartbeat 5 s ago; wait for it to finish")
+        }
+        // Stale, but not taken over explicitly.
+        t.state["lock"]!.2 = t.now - 600
+        XCTAssertThrowsError(try runner(t).apply(migration(), catalog: catalog, cutover: false, takeOverLock: false)) { error in
+            XCTAssertTrue("\(error)".contains("600 s old"), "\(error)")
+            XCTAssertTrue("\(error)".contains("takeOverLock"))
+        }
+        XCTAssertFalse(t.statements.contains { $0.contains("CREATE MATERIALIZED VIEW") })
+    }
+
+    func testStaleLockTakenOver() throws {
+        let t = ScriptedTransport()
+        t.stateExists = true
+        t.state = ["lock": (#"{"owner":"host-a:4242","since":"x"}"#, "host-a:4242", t.now - 600)]
+        // Fails later (the old table is missing), but only after writing its own lock.
+        XCTAssertThrowsError(try runner(t).apply(migration(), catalog: catalog, cutover: false, takeOverLock: true))
+        XCTAssertTrue(t.statements.contains { $0.contains("INSERT INTO db._mbg_state") && $0.contains(#"{"owner":"me:1""#) }, t.statements.joined(separator: "\n"))
+    }
+
+    func testDryRunApplyPrintsSQL() throws {
+        let t = DryRunTransport()
+        let r = MigrationRunner(transport: t, capabilities: .modern, database: "db", reporter: CollectingReporter(), owner: "me")
+        try r.apply(migration(cutoff: "ts"), catalog: catalog, cutover: false, takeOverLock: false)
+        let sql = t.statements.joined(separator: "\n")
+        XCTAssertTrue(sql.contains("CREATE TABLE IF NOT EXISTS db._mbg_state"))
+        XCTAssertTrue(sql.contains("CREATE TABLE IF NOT EXISTS db.ev_0_1"))
+        XCTAssertTrue(sql.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS db.mv_ev_to_0_1"))
+        XCTAssertFalse(sql.contains("EXCHANGE"), "cut-over is postponed")
+    }
+
+    func testStateIsNeverUpdatedInPlace() throws {
+        let t = ScriptedTransport()
+        t.tables = ["ev_0_0", "ev_0_1", "mv_ev_to_0_1"]
+        t.stateExists = true
+        t.state = ["phase": ("verified", "x", 0), "strategy": ("fence", "x", 0)]
+        try runner(t).cutover(migration())
+        XCTAssertFalse(t.statements.contains { $0.contains("ALTER TABLE db._mbg_state") || $0.contains("DELETE") })
+        XCTAssertTrue(t.statements.contains { $0.contains("INSERT INTO db._mbg_state") && $0.contains("'cut_over'") })
+    }
+}
