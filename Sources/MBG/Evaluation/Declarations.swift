@@ -40,11 +40,7 @@ extension Interpreter {
 
     func declareTable(_ decl: TableDecl, env: Environment, file: SourceFile) throws -> TableDef {
         let location = loc(file, decl.name.range)
-        if let version = decl.version, session.table(decl.name.text, version) != nil {
-            throw Diagnostic(
-                .check, "table \(decl.name.text) v\(version) is already declared",
-                at: loc(file, decl.versionRange ?? decl.range), hint: "declare a higher version to change it")
-        }
+        let previous = decl.version.flatMap { session.table(decl.name.text, $0) }
         var table: TableDef
         // A body needs no server: only a declaration without one reads the live table.
         let base =
@@ -120,6 +116,16 @@ extension Interpreter {
         }
         if let pk = table.primaryKey, setPrimaryKey, !table.effectiveOrderBy.starts(with: pk) {
             throw Diagnostic(.check, "the primary key must be a prefix of order_by (\(table.effectiveOrderBy.joined(separator: ", ")))", at: location)
+        }
+        if let previous {
+            // Declaring the same version again is fine (scripts that share a
+            // prelude); declaring it differently is not.
+            guard previous == table else {
+                throw Diagnostic(
+                    .check, "table \(decl.name.text) v\(decl.version!) is already declared differently",
+                    at: loc(file, decl.versionRange ?? decl.range), hint: "declare a higher version to change it")
+            }
+            return previous
         }
         session.add(table)
         declarationSites[table.physicalName] = location
