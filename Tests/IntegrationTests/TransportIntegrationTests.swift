@@ -223,8 +223,10 @@ final class TransportErrorIntegrationTests: XCTestCase {
     func testWrongPassword() {
         onEveryLane { ctx in
             let password = "wrong-\(UUID().uuidString)"
+            // The engines' password user (scripts/README-engines.md); `default` has none.
+            let user = ProcessInfo.processInfo.environment["MBG_TEST_USER"] ?? "mbg_test"
             let t = try HTTPTransport(
-                options: ConnectionOptions(url: ctx.url, user: "default", password: password, timeout: 10))
+                options: ConnectionOptions(url: ctx.url, user: user, password: password, timeout: 10))
             XCTAssertThrowsError(try t.run("SELECT 1")) { error in
                 let code = (error as? TransportError)?.serverCode
                 // 18.16: WRONG_PASSWORD; 26.x: AUTHENTICATION_FAILED.
@@ -234,7 +236,7 @@ final class TransportErrorIntegrationTests: XCTestCase {
             }
             // Also when the password is in the URL.
             var parts = URLComponents(url: ctx.url, resolvingAgainstBaseURL: false)!
-            parts.user = "default"
+            parts.user = user
             parts.password = password
             let inURL = try HTTPTransport(options: ConnectionOptions(url: parts.url!, timeout: 10))
             XCTAssertFalse(inURL.displayURL.contains(password))

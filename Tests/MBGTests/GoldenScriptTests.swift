@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs every `Tests/Scripts/**/*.mbg` through the real binary and checks the

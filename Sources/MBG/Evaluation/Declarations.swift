@@ -41,6 +41,11 @@ extension Interpreter {
     func declareTable(_ decl: TableDecl, env: Environment, file: SourceFile) throws -> TableDef {
         let location = loc(file, decl.name.range)
         let previous = decl.version.flatMap { session.table(decl.name.text, $0) }
+        if let version = decl.version, previous != nil, decl.columns == nil {
+            throw Diagnostic(
+                .check, "table \(decl.name.text) v\(version) is already declared",
+                at: loc(file, decl.versionRange ?? decl.range), hint: "declare a higher version to change it")
+        }
         var table: TableDef
         // A body needs no server: only a declaration without one reads the live table.
         let base =

@@ -195,7 +195,7 @@ extension MigrationRunner {
             if state.phase == .cutOver, let c = state.cutover {
                 switch c.method {
                 case "exchange":
-                    try run(s.exchange)
+                    try rollbackExchange(m, s)
                     try store.write(m.name, [("cutover", ""), ("swap_new_uuid", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): switched back; \(s.old) holds the old data again (kept current by the bridge); cut over again or roll back once more to drop \(s.new)")
                     return
@@ -209,6 +209,32 @@ extension MigrationRunner {
             }
             try dropCreated(m, s, try store.load(m.name))
         }
+    }
+
+    /// Exchanges back. An insert in flight at the instant of the exchange can
+    /// land in the new layout without passing the bridge, so parts the new
+    /// layout gets after a mark taken just before are checked and copied back.
+    func rollbackExchange(_ m: MigrationDef, _ s: MigrationSQL) throws {
+        let db = m.to.database ?? database
+        // Until the exchange, the old name holds the new layout.
+        try run(s.stopMerges(s.old))
+        let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.oldName)) AND active").scalar.flatMap { Int($0) } ?? 0
+        try run(s.exchange)
+        clock.sleep(fenceSettleSeconds)
+        var late: [String] = []
+        for part in try activeParts(db, s.newName) where part.range.max > mark {
+            guard part.range.min > mark else {
+                throw MigrationError.inconsistent("part \(part.name) of \(s.new) merged across the rollback mark; check \(s.new) against \(s.old) by hand")
+            }
+            if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
+        }
+        if !late.isEmpty {
+            let oldNames = Set(s.oldColumns.map(\.name))
+            let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
+            try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
+            reporter.info("copied \(late.count) part(s) written during the switch back to \(s.old)")
+        }
+        _ = try? run(s.startMerges(s.new))
     }
 
     func rollbackRename(_ m: MigrationDef, _ s: MigrationSQL, _ c: CutoverRecord) throws {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// The folder holding the built `mbg` binary.
-func productsDirectory() -> URL {
+public func productsDirectory() -> URL {
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
         return bundle.bundleURL.deletingLastPathComponent()
     }
@@ -10,18 +10,18 @@ func productsDirectory() -> URL {
 }
 
 /// The repository root (for Tests/Scripts, examples, stdlib).
-func repositoryRoot() -> URL {
+public func repositoryRoot() -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
-struct ProcessResult {
-    var stdout: String
-    var stderr: String
-    var status: Int32
+public struct ProcessResult: Sendable {
+    public var stdout: String
+    public var stderr: String
+    public var status: Int32
 }
 
 /// Runs the real `mbg` binary with arguments and optional stdin.
-func runMBG(
+public func runMBG(
     _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
     directory: URL? = nil, timeout: TimeInterval = 60
 ) throws -> ProcessResult {
