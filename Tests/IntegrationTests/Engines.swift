@@ -46,7 +46,7 @@ extension XCTestCase {
             else {
                 XCTFail(
                     """
-                    \(lane.rawValue) is not set. Start the engines (scripts/local-engine start, \
+                    \(lane.rawValue) is not set. Start the engines with eval "$(scripts/engines-up)" (or \
                     or by hand: clickhouse-server 18.16 and chDB 26.9 behind its HTTP front) and \
                     export MBG_TEST_URL_18 and MBG_TEST_URL_26 with their URLs, \
                     e.g. http://127.0.0.1:28123 and http://127.0.0.1:28124. \
