@@ -26,31 +26,20 @@ struct LaneContext {
 }
 
 extension XCTestCase {
-    /// True when integration tests were turned off explicitly (`MBG_INTEGRATION=0`).
-    static var integrationDisabled: Bool {
-        ProcessInfo.processInfo.environment["MBG_INTEGRATION"] == "0"
-    }
-
     /// Runs `body` on every lane with its own fresh database. A lane without its
     /// URL fails the test: a missing engine is never a pass.
     func onEveryLane(
         file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext) throws -> Void
     ) {
-        if Self.integrationDisabled {
-            print("notice: MBG_INTEGRATION=0: integration test \(name) did not run")
-            return
-        }
         for lane in Lane.allCases {
             guard let text = ProcessInfo.processInfo.environment[lane.rawValue], !text.isEmpty,
                 let url = URL(string: text)
             else {
                 XCTFail(
                     """
-                    \(lane.rawValue) is not set. Start the engines with eval "$(scripts/engines-up)" (or \
-                    or by hand: clickhouse-server 18.16 and chDB 26.9 behind its HTTP front) and \
-                    export MBG_TEST_URL_18 and MBG_TEST_URL_26 with their URLs, \
-                    e.g. http://127.0.0.1:28123 and http://127.0.0.1:28124. \
-                    Set MBG_INTEGRATION=0 to leave integration tests out on purpose.
+                    \(lane.rawValue) is not set. Start the engines with eval "$(scripts/engines-up)", \
+                    which exports MBG_TEST_URL_18 and MBG_TEST_URL_26. \
+                    To run only the tests that need no server: swift test --filter MBGTests.
                     """, file: file, line: line)
                 continue
             }

@@ -198,7 +198,7 @@ final class TransportErrorIntegrationTests: XCTestCase {
         }
     }
 
-    /// Needs no engine: runs even with MBG_INTEGRATION=0.
+    /// Needs no engine.
     func testConnectionRefused() throws {
         // A port nobody listens on: bind one, note it, close it.
         let port = try closedPort()
