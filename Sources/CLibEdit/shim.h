@@ -22,6 +22,12 @@ static inline void mbg_rl_set_attempted_completion_over(int over) {
     rl_attempted_completion_over = over;
 }
 
+/* 0: mbg handles SIGINT itself; libedit must not re-raise it to the process
+   group, where another thread may take it and look like a second Ctrl-C. */
+static inline void mbg_rl_set_catch_signals(int on) {
+    rl_catch_signals = on;
+}
+
 static inline void mbg_rl_set_completion_append_character(int character) {
     rl_completion_append_character = character;
 }

@@ -29,6 +29,7 @@ public final class LineEditor: LineReader {
         // Without this libedit silently drops every non-ASCII character typed.
         setlocale(LC_CTYPE, "")
         mbg_rl_set_readline_name(strdup("mbg"))
+        mbg_rl_set_catch_signals(0)
         using_history()
         stifle_history(Self.historyLimit)
         if let historyPath {
