@@ -33,12 +33,14 @@ let package = Package(
         .executableTarget(
             name: "mbg-fuzz", dependencies: ["MBG"], path: "Sources/mbg-fuzz",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        // Helpers both test targets share (the JSON Schema check of `plan --json`).
+        .target(name: "MBGTestSupport", path: "Tests/Support"),
         // Depends on the executable so golden tests can run the real binary.
         .testTarget(
-            name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg"], path: "Tests/MBGTests",
+            name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg", "MBGTestSupport"], path: "Tests/MBGTests",
             exclude: []),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["MBG"], path: "Tests/IntegrationTests"),
+            name: "IntegrationTests", dependencies: ["MBG", "mbg", "MBGTestSupport"], path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]
 )
