@@ -135,7 +135,7 @@ final class PipelineIntegrationTests: XCTestCase {
                 """)
             let failing = try runMBG(["run", script.path], ctx)
             XCTAssertEqual(failing.status, 65, "[\(ctx.lane)] \(failing.stderr)")
-            XCTAssertTrue(failing.stderr.contains("check 'unique id in users' failed: 1 row(s) returned, first: {id: \"2\", copies: \"2\"}"), "[\(ctx.lane)] \(failing.stderr)")
+            XCTAssertTrue(failing.stderr.contains("check 'unique id in users' failed: 1 row(s) returned, first: {id: 2, copies: 2}"), "[\(ctx.lane)] \(failing.stderr)")
             XCTAssertFalse(failing.stdout.contains("checked"))
 
             try t.run("CREATE TABLE users_ok (id UInt64, name String) ENGINE = MergeTree ORDER BY id")
