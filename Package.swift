@@ -34,7 +34,8 @@ let package = Package(
             name: "mbg-fuzz", dependencies: ["MBG"], path: "Sources/mbg-fuzz",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         // Depends on the executable so golden tests can run the real binary.
-        // Helpers shared by the test targets (running the built binary, paths).
+        // Helpers shared by the test targets (running the built binary, paths,
+        // the JSON Schema check of `plan --json`).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg", "TestSupport"], path: "Tests/MBGTests"),

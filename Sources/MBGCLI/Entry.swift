@@ -94,6 +94,7 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
         let mode: ServerMode = common.dryRun ? .dryRun : .live
         let output = TerminalOutput(json: common.json)
         output.collectPlans = true
+        output.scriptOutputToStderr = true
         let interp: Interpreter
         do {
             interp = try makeInterpreter(RunSettings(common: common, mode: mode), output: output, planOnly: true)

@@ -29,15 +29,21 @@ final class TerminalOutput: OutputSink {
     let json: Bool
     /// Plans are collected for `mbg plan --json` to print once, together.
     var collectPlans = false
+    /// `mbg plan`: stdout holds the plan alone, so what the script prints goes to stderr.
+    var scriptOutputToStderr = false
     private(set) var plans: [(name: String?, plan: Plan)] = []
 
     init(json: Bool) { self.json = json }
 
+    private func emit(_ text: String) {
+        if scriptOutputToStderr { Console.err(text) } else { Console.out(text) }
+    }
+
     func line(_ text: String) {
         if json {
-            Console.out(jsonLine(["type": "print", "text": text]))
+            emit(jsonLine(["type": "print", "text": text]))
         } else {
-            Console.out(text)
+            emit(text)
         }
     }
 
@@ -46,9 +52,9 @@ final class TerminalOutput: OutputSink {
             let rows = result.rows.map { row in
                 Dictionary(uniqueKeysWithValues: zip(result.columns.map(\.name), row.map { $0 as Any? ?? NSNull() }))
             }
-            Console.out(jsonLine(["type": "result", "columns": result.columns.map { ["name": $0.name, "type": $0.type] }, "rows": rows]))
+            emit(jsonLine(["type": "result", "columns": result.columns.map { ["name": $0.name, "type": $0.type] }, "rows": rows]))
         } else {
-            Console.out(renderTable(result, width: terminalWidth()))
+            emit(renderTable(result, width: terminalWidth()))
         }
     }
 

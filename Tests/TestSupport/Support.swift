@@ -14,55 +14,18 @@ public func repositoryRoot() -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
-public struct ProcessResult: Sendable {
-    public var stdout: String
-    public var stderr: String
-    public var status: Int32
-}
+public typealias ProcessResult = ProcessOutcome
 
 /// Runs the real `mbg` binary with arguments and optional stdin.
 public func runMBG(
     _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
     directory: URL? = nil, timeout: TimeInterval = 60
 ) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = productsDirectory().appendingPathComponent("mbg")
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env["NO_COLOR"] = "1"
-    env["MBG_HOME"] = repositoryRoot().path
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
-    if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe()
-    let err = Pipe()
-    let input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try? input.fileHandleForWriting.close()
-    // Read both pipes while the process runs so neither fills up.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var outData = Data()
-    nonisolated(unsafe) var errData = Data()
-    group.enter()
-    DispatchQueue.global().async {
-        outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    if group.wait(timeout: .now() + timeout) == .timedOut {
-        process.terminate()
-        XCTFail("mbg \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
-    }
-    process.waitUntilExit()
-    return ProcessResult(
-        stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
-        status: process.terminationStatus)
+    var env = environment
+    env["MBG_HOME"] = env["MBG_HOME"] ?? repositoryRoot().path
+    let r = try runProgram(
+        productsDirectory().appendingPathComponent("mbg"), arguments, stdin: stdin, environment: env,
+        directory: directory, timeout: timeout)
+    if r.timedOut { XCTFail("mbg \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s") }
+    return r
 }

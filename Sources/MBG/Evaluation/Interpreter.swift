@@ -25,6 +25,8 @@ public struct InterpreterOptions {
     public var assumeYes: Bool
     /// Asks the user; nil when there is no terminal.
     public var confirm: ((String) -> Bool)?
+    /// Makes the engine that plans and runs migrations; the default is the real one
+    /// (`RunnerEngine`, over `transport`). Nil leaves migrations unplannable.
     public var makeMigrationEngine: ((MigrationEngineContext) -> any MigrationEngine)?
     public var reporter: any ProgressReporter
     /// Stop at the first failing statement (scripts) or go on.
@@ -38,7 +40,7 @@ public struct InterpreterOptions {
         catalogLoader: ((any Transport, String?) throws -> Catalog)? = nil,
         fixedCatalog: Catalog? = nil, database: String? = nil, stdlibPaths: [String] = [],
         assumeYes: Bool = false, confirm: ((String) -> Bool)? = nil,
-        makeMigrationEngine: ((MigrationEngineContext) -> any MigrationEngine)? = nil,
+        makeMigrationEngine: ((MigrationEngineContext) -> any MigrationEngine)? = { RunnerEngine($0) },
         reporter: any ProgressReporter = CollectingReporter(), continueOnError: Bool = false
     ) {
         self.mode = mode
