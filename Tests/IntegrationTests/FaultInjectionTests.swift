@@ -209,19 +209,30 @@ final class OwnEngine: @unchecked Sendable {
     var scriptPath: String { Self.root.path + (kind == .ch18 ? "/scripts/ch18" : "/scripts/local-engine") }
     var pidFile: String { kind == .ch18 ? dir + "/pid" : dir + "/chdb-run/pid" }
 
+    /// Runs the engine script with posix_spawn and waitpid: Foundation's
+    /// `Process.waitUntilExit` hung here once the script had left a daemon behind.
     @discardableResult
     func script(_ command: String) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: scriptPath)
-        p.arguments = [command]
-        p.environment = environment
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        if command == "start" && p.terminationStatus != 0 {
-            throw NSError(domain: "OwnEngine", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(scriptPath) start failed"])
+        let args = [scriptPath, command]
+        let env = environment.map { "\($0.key)=\($0.value)" }
+        var cArgs = args.map { strdup($0) } + [nil]
+        var cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        guard posix_spawn(&pid, scriptPath, &actions, nil, &cArgs, &cEnv) == 0 else {
+            throw NSError(domain: "OwnEngine", code: 1, userInfo: [NSLocalizedDescriptionKey: "cannot run \(scriptPath)"])
         }
-        return p.terminationStatus
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let code = (status >> 8) & 0xff
+        if command == "start" && code != 0 {
+            throw NSError(domain: "OwnEngine", code: Int(code), userInfo: [NSLocalizedDescriptionKey: "\(scriptPath) start failed"])
+        }
+        return code
     }
 
     func signal(_ sig: Int32) {
