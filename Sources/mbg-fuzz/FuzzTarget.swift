@@ -12,10 +12,26 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-        fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-        return 0
+    /// libFuzzer's driver, called from our own entry point: SwiftPM links an
+    /// executable's `main` to the module's entry function, so libFuzzer's
+    /// `main` is never used.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runFuzzerDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
+
+    @main
+    struct Fuzz {
+        static func main() {
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(runFuzzerDriver(&argc, &argv) { data, size in
+                fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
+                return 0
+            })
+        }
     }
 #else
     /// Without libFuzzer: replays the files given (a corpus, or crashes found).

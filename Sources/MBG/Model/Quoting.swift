@@ -12,12 +12,11 @@ private let reservedWords: Set<String> = [
 
 /// True for names that ClickHouse reads as an identifier without quotes.
 public func isPlainIdentifier(_ name: String) -> Bool {
-    guard let first = name.unicodeScalars.first else { return false }
-    guard first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
-    for s in name.unicodeScalars {
-        guard s.isASCII, s == "_" || s.properties.isAlphabetic || ("0"..."9").contains(s) else {
-            return false
-        }
+    // ASCII only, so bytes suffice (and are much cheaper than Unicode properties).
+    func letter(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F }
+    guard let first = name.utf8.first, letter(first) else { return false }
+    for b in name.utf8 {
+        guard letter(b) || (b >= 0x30 && b <= 0x39) else { return false }
     }
     return !reservedWords.contains(name.lowercased())
 }

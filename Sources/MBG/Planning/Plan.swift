@@ -67,7 +67,9 @@ public struct Plan: Sendable, Hashable, Codable {
             for note in step.notes { out.append("     note: \(note)") }
             if step.status != .done {
                 for sql in step.sql {
-                    out.append(sql.split(separator: "\n", omittingEmptySubsequences: false).map { "     " + $0 }.joined(separator: "\n"))
+                    // Split on bytes: splitting on Characters dominated large plans.
+                    let lines = sql.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                    out.append(lines.map { "     " + String(decoding: $0, as: UTF8.self) }.joined(separator: "\n"))
                 }
             }
         }
