@@ -193,8 +193,13 @@ extension MigrationRunner {
         var copiedThisRun = 0
         // Merges are stopped for the fence, so the part list holds for the whole run.
         let parts = state.strategy == .fence ? try activeParts(m.from.database ?? database, s.oldName) : nil
+        // Stage tables an interrupted run left behind: listed once, not probed per slice.
+        let db = m.to.database ?? database
+        let leftovers = Set(
+            try run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
+                .rows.compactMap { $0.first ?? nil })
         for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != "done" {
-            let rows = try copySlice(m, s, state, slice, index: index, parts: parts)
+            let rows = try copySlice(m, s, state, slice, index: index, parts: parts, leftovers: leftovers)
             copied += rows
             copiedThisRun += rows
             var elapsed = max(clock.now() - started, 0.001)
@@ -215,7 +220,10 @@ extension MigrationRunner {
 
     /// One slice, atomically: fill a stage table, check it against the old rows,
     /// record it as staged, move its partitions into the new table, record done.
-    func copySlice(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ slice: Slice, index: Int, parts: [Part]?) throws -> Int {
+    func copySlice(
+        _ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ slice: Slice, index: Int, parts: [Part]?,
+        leftovers: Set<String>
+    ) throws -> Int {
         let db = m.to.database ?? database
         let stageName = s.stageName(index)
         var record = state.slice(slice.id)
@@ -228,20 +236,25 @@ extension MigrationRunner {
         let resumingStaged = record?.state == "staged"
         if !resumingStaged {
             record = nil
-            try run(s.drop(s.stage(index)))  // a leftover from an interrupted slice
+            if leftovers.contains(stageName) { try run(s.drop(s.stage(index))) }  // from an interrupted slice
             try run(s.createStage(index))
             var filter = try strategyFilter(s, state, partition: slice.partition, parts: parts)
             filter = "_partition_id = \(quoteString(slice.partition)) AND " + filter
             if slice.buckets > 1 { filter += " AND \(s.rowHash) % \(slice.buckets) = \(slice.index)" }
-            try run(s.fillStage(index, filter: filter))
-            // Both sides in one round trip.
-            var sums: [String: (Int, String)] = [:]
-            let both = "SELECT 'old', count(), toString(sum(\(s.rowHash))) FROM (\(s.image(filter: filter))) UNION ALL SELECT 'stage', count(), toString(sum(\(s.rowHash))) FROM \(s.stage(index))"
-            for row in try run(both).rows where row.count >= 3 {
-                sums[row[0] ?? ""] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0")
+            // The slice's rows can no longer change (the strategy's filter fences
+            // them), so the old side's checksum is read while the stage fills.
+            let oldSide = Concurrent(transport, "SELECT count(), toString(sum(\(s.rowHash))) FROM (\(s.image(filter: filter)))")
+            let fill = Result { try run(s.fillStage(index, filter: filter)) }
+            let oldResult = oldSide.wait()
+            _ = try fill.get()
+            let old = try oldResult.get()
+            let stage = try run("SELECT count(), toString(sum(\(s.rowHash))) FROM \(s.stage(index))")
+            func pair(_ r: QueryResult, _ fallback: (Int, String)) -> (Int, String) {
+                guard let row = r.rows.first, row.count >= 2 else { return fallback }
+                return (Int(row[0] ?? "") ?? fallback.0, row[1] ?? fallback.1)
             }
-            let (oldRows, oldSum) = sums["old"] ?? (0, "0")
-            let (stageRows, stageSum) = sums["stage"] ?? (-1, "?")
+            let (oldRows, oldSum) = pair(old, (0, "0"))
+            let (stageRows, stageSum) = pair(stage, (-1, "?"))
             guard oldRows == stageRows && oldSum == stageSum else {
                 try run(s.drop(s.stage(index)))
                 throw MigrationError.verificationMismatch(migration: m.name, partitions: [
