@@ -75,7 +75,7 @@ extension Interpreter {
             tables.append(
                 CatalogTable(
                     database: m.from.database ?? database, name: m.from.physicalName, engine: m.from.engine,
-                    engineFull: m.from.engine, definition: m.from, createQuery: createTableSQL(m.from, ifNotExists: false)))
+                    engineFull: m.from.engine, definition: m.from, createQuery: ""))
         }
         return Catalog(capabilities: .modern, database: database, tables: tables)
     }

@@ -18,7 +18,8 @@ public func isPlainIdentifier(_ name: String) -> Bool {
     for b in name.utf8 {
         guard letter(b) || (b >= 0x30 && b <= 0x39) else { return false }
     }
-    return !reservedWords.contains(name.lowercased())
+    // No reserved word is longer than 8 letters: skip the lookup for longer names.
+    return name.utf8.count > 8 || !reservedWords.contains(name.lowercased())
 }
 
 /// `events` stays `events`; anything else is backquoted with `\` escapes, so no

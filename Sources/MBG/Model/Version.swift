@@ -23,7 +23,14 @@ public struct Version: Sendable, Hashable, Comparable, Codable, CustomStringConv
     /// `0.1`
     public var description: String { parts.map(String.init).joined(separator: ".") }
     /// `0_1`, as used in physical names.
-    public var suffix: String { parts.map(String.init).joined(separator: "_") }
+    public var suffix: String {
+        var s = ""
+        for (i, n) in parts.enumerated() {
+            if i > 0 { s += "_" }
+            s += String(n)
+        }
+        return s
+    }
 
     public static func < (a: Version, b: Version) -> Bool {
         let n = max(a.parts.count, b.parts.count)

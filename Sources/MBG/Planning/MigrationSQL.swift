@@ -7,34 +7,52 @@ public struct MigrationSQL: Sendable {
     /// Columns of the old table (from the declaration or the catalog).
     public let oldColumns: [ColumnDef]
 
+    // Computed once: plans of big scripts build thousands of statements from these.
+    let db: String
+    public let oldName: String
+    public let newName: String
+    public let old: String
+    public let new: String
+    public let bridge: String
+    /// New-table columns the copy fills: all of them with a transform, else the
+    /// ones the old table also has (the rest take their defaults).
+    public let copiedColumns: [ColumnDef]
+    let columnList: String
+    /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order.
+    public let rowHash: String
+    /// The SELECT list turning old rows into new ones (with CASTs where types differ).
+    private let imageColumns: String
+
     public init(_ m: MigrationDef, database: String, capabilities: Capabilities, oldColumns: [ColumnDef]? = nil) {
         migration = m
         self.database = database
         self.capabilities = capabilities
-        self.oldColumns = oldColumns ?? m.from.columns
+        let oldColumns = oldColumns ?? m.from.columns
+        self.oldColumns = oldColumns
+        db = m.to.database ?? database
+        oldName = m.from.physicalName
+        newName = m.to.physicalName
+        old = qualified(m.from.database ?? database, oldName)
+        new = qualified(db, newName)
+        bridge = qualified(db, m.bridge)
+        if m.transform != nil || oldColumns.isEmpty {
+            copiedColumns = m.to.columns
+        } else {
+            let names = Set(oldColumns.map(\.name))
+            copiedColumns = m.to.columns.filter { names.contains($0.name) }
+        }
+        columnList = copiedColumns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
+        rowHash = "cityHash64(\(columnList))"
+        let oldTypes = Dictionary(oldColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        imageColumns = copiedColumns.map { c -> String in
+            let q = quoteIdentifier(c.name)
+            if let t = oldTypes[c.name], t != c.type { return "CAST(\(q) AS \(c.type)) AS \(q)" }
+            return q
+        }.joined(separator: ", ")
     }
 
-    var db: String { migration.to.database ?? database }
-    public var oldName: String { migration.from.physicalName }
-    public var newName: String { migration.to.physicalName }
-    public var old: String { qualified(migration.from.database ?? database, oldName) }
-    public var new: String { qualified(db, newName) }
-    public var bridge: String { qualified(db, migration.bridge) }
     public func stageName(_ index: Int) -> String { "_mbg_stage_\(newName)_\(index)" }
     public func stage(_ index: Int) -> String { qualified(db, stageName(index)) }
-
-    /// New-table columns the copy fills: all of them with a transform, else the
-    /// ones the old table also has (the rest take their defaults).
-    public var copiedColumns: [ColumnDef] {
-        if migration.transform != nil || oldColumns.isEmpty { return migration.to.columns }
-        let names = Set(oldColumns.map(\.name))
-        return migration.to.columns.filter { names.contains($0.name) }
-    }
-
-    var columnList: String { copiedColumns.map { quoteIdentifier($0.name) }.joined(separator: ", ") }
-
-    /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order.
-    public var rowHash: String { "cityHash64(\(columnList))" }
 
     /// The old rows as the new table will hold them, restricted by `filter`
     /// (virtual columns such as `_part` allowed). `source` defaults to the old table.
@@ -44,13 +62,7 @@ public struct MigrationSQL: Sendable {
             let sub = "(SELECT * FROM \(src)\(filter.map { " WHERE " + $0 } ?? ""))"
             return substituteSource(in: transform, with: sub)
         }
-        let oldTypes = Dictionary(oldColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-        let cols = copiedColumns.map { c -> String in
-            let q = quoteIdentifier(c.name)
-            if let t = oldTypes[c.name], t != c.type { return "CAST(\(q) AS \(c.type)) AS \(q)" }
-            return q
-        }
-        return "SELECT \(cols.joined(separator: ", ")) FROM \(src)\(filter.map { " WHERE " + $0 } ?? "")"
+        return "SELECT \(imageColumns) FROM \(src)\(filter.map { " WHERE " + $0 } ?? "")"
     }
 
     /// Replaces the first reference to the old table in a transform with `replacement`.

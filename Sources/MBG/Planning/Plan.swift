@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `apply` would do, step by step, with the SQL of each step.
 public struct PlanStep: Sendable, Hashable, Codable {
     public enum Status: String, Sendable, Hashable, Codable {
@@ -48,33 +50,30 @@ public struct Plan: Sendable, Hashable, Codable {
 
     /// Text for people.
     public func render() -> String {
-        var out: [String] = []
-        if steps.isEmpty { out.append("nothing to do") }
+        // Built as bytes: large plans (100k-line scripts) print megabytes of SQL.
+        var out: [UInt8] = []
+        out.reserveCapacity(steps.reduce(0) { $0 + $1.sql.reduce(64) { $0 + $1.utf8.count + 16 } })
+        func line(_ text: String) {
+            if !out.isEmpty { out.append(UInt8(ascii: "\n")) }
+            out.append(contentsOf: text.utf8)
+        }
+        let indent = Array("     ".utf8)
+        if steps.isEmpty { line("nothing to do") }
         for (i, step) in steps.enumerated() {
-            let mark =
+            let (mark, state) =
                 switch step.status {
-                case .pending: "+"
-                case .done: "="
-                case .blocked: "!"
+                case .pending: ("+", "")
+                case .done: ("=", " (done, skipped)")
+                case .blocked: ("!", " (blocked)")
                 }
-            let state =
-                switch step.status {
-                case .pending: ""
-                case .done: " (done, skipped)"
-                case .blocked: " (blocked)"
-                }
-            out.append("\(mark) \(i + 1). \(step.summary)\(state)")
-            for note in step.notes { out.append("     note: \(note)") }
+            line("\(mark) \(i + 1). \(step.summary)\(state)")
+            for note in step.notes { line("     note: \(note)") }
             if step.status != .done {
-                for sql in step.sql {
-                    // Split on bytes: splitting on Characters dominated large plans.
-                    let lines = sql.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-                    out.append(lines.map { "     " + String(decoding: $0, as: UTF8.self) }.joined(separator: "\n"))
-                }
+                for sql in step.sql { appendIndented(sql, to: &out, indent: indent) }
             }
         }
-        for w in warnings { out.append("warning: \(w)") }
-        return out.joined(separator: "\n")
+        for w in warnings { line("warning: \(w)") }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -96,5 +95,26 @@ public final class CollectingReporter: ProgressReporter, @unchecked Sendable {
     public func warning(_ line: String) { lock.with { lines.append("warning: " + line) } }
     public func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double) {
         lock.with { lines.append("\(label): \(done)/\(total)") }
+    }
+}
+
+/// Appends each line of `text` to `out` as a new line starting with `indent`.
+/// Whole lines at a time (memchr): per-byte appends dominated big plans.
+private func appendIndented(_ text: String, to out: inout [UInt8], indent: [UInt8]) {
+    var text = text
+    text.withUTF8 { (bytes: UnsafeBufferPointer<UInt8>) -> Void in
+        var start = 0
+        repeat {
+            var end = bytes.count
+            if let base = bytes.baseAddress, start < bytes.count,
+                let hit = memchr(base + start, 0x0A, bytes.count - start)
+            {
+                end = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            }
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: indent)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+            start = end + 1
+        } while start <= bytes.count
     }
 }
