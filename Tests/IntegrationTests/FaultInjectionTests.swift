@@ -170,7 +170,6 @@ final class OwnEngine: @unchecked Sendable {
     static func freePort() -> Int { Int.random(in: 30_000...39_000) }
 
     static func start(_ kind: Kind, test: XCTestCase) throws -> OwnEngine? {
-        if ProcessInfo.processInfo.environment["MBG_INTEGRATION"] == "0" { return nil }
         let dir = NSTemporaryDirectory() + "mbg-own-\(kind.rawValue)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment

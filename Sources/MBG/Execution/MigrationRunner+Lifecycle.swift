@@ -120,8 +120,28 @@ extension MigrationRunner {
         if recorded.isEmpty {
             try store.write(m.name, "swap_new_uuid", newUUID)
         }
-        if try uuid(s.oldName) != newUUID { try run(s.exchange) }
+        let db = m.to.database ?? database
+        if try uuid(s.oldName) != newUUID {
+            // Parts the old data gets after this mark come from inserts that may
+            // straddle the exchange; merges stop so they stay apart.
+            try run(s.stopMerges(s.old))
+            let mark = try maxBlock(db, s.oldName)
+            try store.write(m.name, "swap_mark", String(mark))
+            try run(s.exchange)
+        }
         try fault("cutover.renamed")
+        if let mark = Int(try store.load(m.name).values["swap_mark"] ?? "") {
+            clock.sleep(fenceSettleSeconds)
+            // The old data now lives under the new version's name.
+            try repairStraddlers(s, db: db, table: s.newName, mark: mark) { parts in
+                let late = try parts.filter { try !reachedTarget(s, part: $0, source: s.new, target: s.old) }
+                guard !late.isEmpty else { return }
+                try run("INSERT INTO \(s.old) (\(s.columnList)) " + s.image(filter: "_part IN (\(late.map { quoteString($0.name) }.joined(separator: ", ")))", source: s.new))
+                reporter.info("copied \(late.count) part(s) written during the exchange into \(s.old)")
+            }
+            _ = try? run(s.startMerges(s.new))
+            try store.write(m.name, "swap_mark", "")
+        }
         try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "exchange"))), ("phase", MigrationPhase.cutOver.rawValue)])
         reporter.info("\(m.name): cut over (swap): \(s.old) now holds the new layout; the bridge copies its inserts into \(s.new) (old data) until finish, so rollback loses nothing")
     }
@@ -218,23 +238,60 @@ extension MigrationRunner {
         let db = m.to.database ?? database
         // Until the exchange, the old name holds the new layout.
         try run(s.stopMerges(s.old))
-        let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.oldName)) AND active").scalar.flatMap { Int($0) } ?? 0
+        let mark = try maxBlock(db, s.oldName)
         try run(s.exchange)
         clock.sleep(fenceSettleSeconds)
-        var late: [String] = []
-        for part in try activeParts(db, s.newName) where part.range.max > mark {
-            guard part.range.min > mark else {
-                throw MigrationError.inconsistent("part \(part.name) of \(s.new) merged across the rollback mark; check \(s.new) against \(s.old) by hand")
-            }
-            if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
-        }
-        if !late.isEmpty {
+        // s.new holds the new layout again: its parts after the mark must have reached the old data.
+        try repairStraddlers(s, db: db, table: s.newName, mark: mark) { parts in
+            var late: [String] = []
+            for part in parts where try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
+            guard !late.isEmpty else { return }
             let oldNames = Set(s.oldColumns.map(\.name))
             let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
             try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
             reporter.info("copied \(late.count) part(s) written during the switch back to \(s.old)")
         }
         _ = try? run(s.startMerges(s.new))
+    }
+
+    func maxBlock(_ db: String, _ table: String) throws -> Int {
+        try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active").scalar.flatMap { Int($0) } ?? 0
+    }
+
+    /// After an EXCHANGE with the bridge in place. An insert that straddles it
+    /// writes into the table it resolved (now under another name) and, through
+    /// the bridge resolving its target by name afterwards, into that same table
+    /// again: two parts with the same rows in `table`, none on the other side.
+    /// Drops the extra copy; `ensureReached` then makes sure the remaining late
+    /// parts reached the other side.
+    func repairStraddlers(
+        _ s: MigrationSQL, db: String, table: String, mark: Int, ensureReached: ([Part]) throws -> Void
+    ) throws {
+        let late = try activeParts(db, table).filter { $0.range.min > mark }
+        guard !late.isEmpty else { return }
+        let kept = Set(try dropTwins(s, db: db, table: table, parts: late.map(\.name)))
+        try ensureReached(late.filter { kept.contains($0.name) })
+    }
+
+    /// Of parts holding exactly the same rows (count and checksum), keeps the
+    /// first and drops the others from `table`; returns the names kept.
+    func dropTwins(_ s: MigrationSQL, db: String, table: String, parts: [String]) throws -> [String] {
+        guard parts.count > 1 else { return parts }
+        let target = qualified(db, table)
+        let r = try run(
+            "SELECT _part, count(), toString(sum(\(s.rowHash))) FROM \(target) WHERE _part IN (\(parts.map(quoteString).joined(separator: ", "))) GROUP BY _part ORDER BY _part")
+        var seen = Set<String>()
+        var kept: [String] = []
+        for row in r.rows where row.count >= 3 {
+            guard let name = row[0] else { continue }
+            if seen.insert("\(row[1] ?? "")/\(row[2] ?? "")").inserted {
+                kept.append(name)
+            } else {
+                try run("ALTER TABLE \(target) DROP PART \(quoteString(name))")
+                reporter.warning("dropped part \(name) of \(target): a second copy written by an insert that straddled the exchange")
+            }
+        }
+        return kept
     }
 
     func rollbackRename(_ m: MigrationDef, _ s: MigrationSQL, _ c: CutoverRecord) throws {
