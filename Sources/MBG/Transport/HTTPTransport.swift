@@ -222,7 +222,10 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
             reason = "TLS handshake failed"
         case .badServerResponse: reason = "bad answer from server"
         case .cancelled: reason = "request cancelled"
-        default: reason = "network error \(urlError.code.rawValue)"
+        default:
+            // libcurl's own words (e.g. "SSL certificate problem: …") say more than a code.
+            let text = urlError.localizedDescription
+            reason = text.isEmpty || text.hasPrefix("The operation") ? "network error \(urlError.code.rawValue)" : redact(text)
         }
         return .connection(url: displayURL, reason: reason)
     }
