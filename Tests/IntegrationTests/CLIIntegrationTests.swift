@@ -81,4 +81,31 @@ final class CLIIntegrationTests: XCTestCase {
             XCTAssertEqual(r.stdout, "1\n")
         }
     }
+
+    /// A derived version whose previous version is not declared takes its
+    /// columns and clauses from the live table, versioned or not.
+    func testDerivedVersionFromLiveTable() {
+        onEveryLane { ctx in
+            try ctx.transport.run(
+                "CREATE TABLE \(quoteIdentifier(ctx.database)).events (id String, name String, ts DateTime) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY id")
+            let r = try runMBG([
+                "--url", ctx.url.absoluteString, "--database", ctx.database, "-c",
+                "table events v0.1 order_by id, ts\nprint (events v0.1).columns\nprint (events v0.1).partition_by\nplan",
+            ])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains(#"{name: "name", type: "String", key: false}"#), r.stdout)
+            XCTAssertTrue(r.stdout.contains("toYYYYMM(ts)"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("create table events_0_1"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("ORDER BY (id, ts)"), r.stdout)
+            // A later version derives from the versioned live table in turn.
+            try ctx.transport.run(
+                "CREATE TABLE \(quoteIdentifier(ctx.database)).events_0_1 (id String, name String, ts DateTime, extra UInt8) ENGINE = MergeTree ORDER BY (id, ts)")
+            let again = try runMBG([
+                "--url", ctx.url.absoluteString, "--database", ctx.database, "-c",
+                "table events v0.2 order_by ts\nprint len((events v0.2).columns)\nlet m = migrate events -> v0.2\nprint m.from",
+            ])
+            XCTAssertEqual(again.status, 0, again.stderr)
+            XCTAssertEqual(again.stdout, "4\n\(ctx.database).events_0_1\n", "v0.2 derives from the highest live version below it")
+        }
+    }
 }
