@@ -7,6 +7,12 @@ extension MigrationRunner {
     /// Returns the report; a mismatch is reported, not thrown (apply throws it).
     public func verify(_ m: MigrationDef) throws -> VerificationReport {
         let state = try store.load(m.name)
+        // Re-running a script: a migration past cut-over was verified before it.
+        if state.phase == .cutOver || state.phase == .finished {
+            return VerificationReport(
+                migration: m.name, rows: [],
+                notes: ["\(m.name) is \(state.phase == .finished ? "finished" : "cut over"): it was verified before cut-over; nothing to compare now"])
+        }
         guard state.phase >= .backfilled, state.phase < .cutOver else {
             throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "verify",
                                             hint: "verification compares old and new between backfill and cut-over")
@@ -88,7 +94,9 @@ extension MigrationRunner {
     }
 
     func cutoverLocked(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
-        if state.phase == .cutOver { return reporter.info("\(m.name): already cut over") }
+        if state.phase == .cutOver || state.phase == .finished {
+            return reporter.info("\(m.name): already \(state.phase == .finished ? "finished" : "cut over")")
+        }
         guard state.phase == .verified else {
             throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "cut over", hint: "apply (and verify) first")
         }

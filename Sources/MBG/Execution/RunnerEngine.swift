@@ -30,6 +30,7 @@ public final class RunnerEngine: MigrationEngine {
         if !report.ok {
             throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
         }
+        if report.rows.isEmpty && !report.notes.isEmpty { return report.notes.joined(separator: "\n") }
         var lines = ["verified \(m.name): \(report.rows.count) partition\(report.rows.count == 1 ? "" : "s") match"]
         for row in report.rows {
             lines.append("  \(row.partition): \(row.oldRows) rows, checksum \(row.oldChecksum)")
