@@ -239,74 +239,13 @@ struct Env {
     }
 }
 
-/// Threads inserting small batches of uniquely numbered rows over HTTP.
-final class Writers: @unchecked Sendable {
-    let env: Env
-    let count: Int
-    private let lock = NSLock()
-    private var target: String
-    private var stopping = false
-    private var ids: [Int] = []
-    private var _failures = 0
-    private var _unresolved = 0
-    private var threads: [Thread] = []
-    private let done = DispatchGroup()
-
-    init(env: Env, table: String, count: Int) {
-        self.env = env
-        self.count = count
-        self.target = table
-    }
-
-    var acked: Int { lock.withLock { ids.count } }
-    var ackedIDs: [Int] { lock.withLock { ids } }
-    var failures: Int { lock.withLock { _failures } }
-    var unresolved: Int { lock.withLock { _unresolved } }
-    func retarget(_ table: String) { lock.withLock { target = table } }
-
-    func start() {
-        for w in 0..<count {
-            done.enter()
-            let t = Thread { [self] in
-                defer { done.leave() }
-                let transport = try! HTTPTransport(options: env.transport.options)
-                var next = LiveMigrationTests.writerBase + w * 10_000_000
-                while !lock.withLock({ stopping }) {
-                    let batch = Array(next..<next + 10)
-                    next += 10
-                    insert(batch, transport)
-                    Thread.sleep(forTimeInterval: 0.1)
-                }
-            }
-            threads.append(t)
-            t.start()
-        }
-    }
-
-    /// A failed insert is retried only after checking that none of its rows
-    /// landed, so a retry can never duplicate.
-    func insert(_ batch: [Int], _ transport: HTTPTransport) {
-        let list = batch.map(String.init).joined(separator: ", ")
-        for _ in 0..<20 {
-            let table = qualified(env.database, lock.withLock { target })
-            do {
-                try transport.run("INSERT INTO \(table) (id, ts, payload) SELECT arrayJoin([\(list)]) AS id, now(), 'w'")
-                lock.withLock { ids += batch }
-                return
-            } catch {
-                lock.withLock { _failures += 1 }
-                print("[\(env.server)] writer insert failed: \(error)")
-                Thread.sleep(forTimeInterval: 0.05)
-                guard let n = try? transport.run("SELECT count() FROM \(table) WHERE id IN (\(list))").scalar.flatMap({ Int($0) }) else { continue }
-                if n == batch.count { lock.withLock { ids += batch }; return }
-                if n != 0 { lock.withLock { _unresolved += 1 }; return }
-            }
-        }
-        lock.withLock { _unresolved += 1 }
-    }
-
-    func stop() {
-        lock.withLock { stopping = true }
-        done.wait()
+extension Writers {
+    /// Two columns more than an id: `ts` and `payload`, as `Env.oldTable` has.
+    convenience init(env: Env, table: String, count: Int) {
+        self.init(
+            transport: { try HTTPTransport(options: env.transport.options) }, database: env.database, table: table,
+            threads: count, label: env.server,
+            batch: { w, seq in (0..<10).map { String(LiveMigrationTests.writerBase + w * 10_000_000 + seq * 10 + $0) } },
+            insert: { table, list in "INSERT INTO \(table) (id, ts, payload) SELECT arrayJoin([\(list)]) AS id, now(), 'w'" })
     }
 }

@@ -23,7 +23,7 @@ final class SeedScenarioTests: XCTestCase {
             let untilCutover = dir.appendingPathComponent("events-until-cutover.mbg")
             try example.replacingOccurrences(of: "\nfinish events keep", with: "\n").write(to: untilCutover, atomically: true, encoding: .utf8)
 
-            let writers = SeedWriters(transport: try ctx.transportInDatabase(), table: "events_0_0", lane: "\(ctx.lane)")
+            let writers = Writers(seedScenario: ctx)
             writers.start()
             Thread.sleep(forTimeInterval: 1)
             let run = try runMBG(["run"] + common + [untilCutover.path], directory: repositoryRoot(), timeout: 600)
@@ -40,9 +40,9 @@ final class SeedScenarioTests: XCTestCase {
             let r = try ctx.transport.execute(Query(
                 "SELECT countIf(NOT startsWith(id, 'w')), uniqExactIf(id, NOT startsWith(id, 'w')), countIf(startsWith(id, 'w')), uniqExactIf(id, startsWith(id, 'w')) FROM \(t)"))
             let n = (r.rows.first ?? []).map { Int($0 ?? "") ?? -1 }
-            let acked = writers.acked
+            let acked = writers.ackedIDs
             let present = try ctx.transport.execute(Query(
-                "SELECT count() FROM \(t) WHERE id IN (\(acked.map { quoteString($0) }.joined(separator: ", ")))")).scalar
+                "SELECT count() FROM \(t) WHERE id IN (\(acked.joined(separator: ", ")))")).scalar
             print("[\(ctx.lane)] seed rows \(n[0]) (unique \(n[1])), writer rows \(n[2]) (unique \(n[3])), acknowledged \(acked.count), present \(present ?? "?"), failed requests \(writers.failures)")
             XCTAssertEqual(n[0], 1_000_000, "every seeded row, once")
             XCTAssertEqual(n[1], 1_000_000)
@@ -56,66 +56,13 @@ final class SeedScenarioTests: XCTestCase {
     }
 }
 
-/// Two threads inserting 10 numbered rows every 100 ms into `table`.
-final class SeedWriters: @unchecked Sendable {
-    let transport: HTTPTransport
-    let table: String
-    let lane: String
-    private let lock = NSLock()
-    private var stopping = false
-    private var ids: [String] = []
-    private var _failures = 0
-    private var _unresolved = 0
-    private let done = DispatchGroup()
-
-    init(transport: HTTPTransport, table: String, lane: String) {
-        self.transport = transport
-        self.table = table
-        self.lane = lane
-    }
-
-    var acked: [String] { lock.withLock { ids } }
-    var failures: Int { lock.withLock { _failures } }
-    var unresolved: Int { lock.withLock { _unresolved } }
-
-    func start() {
-        for w in 0..<2 {
-            done.enter()
-            Thread.detachNewThread { [self] in
-                defer { done.leave() }
-                var next = 0
-                while !lock.withLock({ stopping }) {
-                    let batch = (next..<next + 10).map { "w\(w)-\($0)" }
-                    next += 10
-                    insert(batch)
-                    Thread.sleep(forTimeInterval: 0.1)
-                }
-            }
-        }
-    }
-
-    /// A failed insert is retried only when none of its rows landed.
-    func insert(_ batch: [String]) {
-        let list = batch.map(quoteString).joined(separator: ", ")
-        for _ in 0..<20 {
-            do {
-                try transport.run("INSERT INTO \(table) (id, name, created_at) SELECT arrayJoin([\(list)]), 'writer', now()")
-                lock.withLock { ids += batch }
-                return
-            } catch {
-                lock.withLock { _failures += 1 }
-                print("[\(lane)] writer insert failed: \(error)")
-                Thread.sleep(forTimeInterval: 0.05)
-                guard let n = try? transport.execute(Query("SELECT count() FROM \(table) WHERE id IN (\(list))")).scalar.flatMap({ Int($0) }) else { continue }
-                if n == batch.count { lock.withLock { ids += batch }; return }
-                if n != 0 { lock.withLock { _unresolved += 1 }; return }
-            }
-        }
-        lock.withLock { _unresolved += 1 }
-    }
-
-    func stop() {
-        lock.withLock { stopping = true }
-        done.wait()
+extension Writers {
+    /// The seed scenario's columns; ids `w0-1`, `w1-1`, … never clash with seeded ones.
+    convenience init(seedScenario ctx: LaneContext) {
+        self.init(
+            transport: { try ctx.transportInDatabase() }, database: ctx.database, table: "events_0_0", threads: 2,
+            label: "\(ctx.lane)",
+            batch: { w, seq in (0..<10).map { quoteString("w\(w)-\(seq * 10 + $0)") } },
+            insert: { table, list in "INSERT INTO \(table) (id, name, created_at) SELECT arrayJoin([\(list)]), 'writer', now()" })
     }
 }
