@@ -112,7 +112,7 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
         if common.json {
             Console.out(String(decoding: PlanDocument(plans: [plan]).encoded(pretty: true), as: UTF8.self))
         } else {
-            Console.out(plan.render())
+            Console.out(bytes: plan.renderedBytes())
         }
         return detailedExitcode && plan.hasChanges ? .changesPending : .success
     }

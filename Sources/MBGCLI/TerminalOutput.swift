@@ -13,6 +13,14 @@ enum Console {
             FileHandle.standardOutput.write(Data((text + "\n").utf8))
         }
     }
+    /// Bytes already encoded, plus a newline.
+    static func out(bytes: [UInt8]) {
+        lock.with {
+            var data = Data(bytes)
+            data.append(0x0A)
+            FileHandle.standardOutput.write(data)
+        }
+    }
     static func err(_ text: String) {
         lock.with {
             FileHandle.standardError.write(Data((text + "\n").utf8))
@@ -66,7 +74,7 @@ final class TerminalOutput: OutputSink {
         if json {
             Console.out(String(decoding: PlanDocument(plans: [plan]).encoded(pretty: false), as: UTF8.self))
         } else {
-            Console.out(plan.render())
+            Console.out(bytes: plan.renderedBytes())
         }
     }
 

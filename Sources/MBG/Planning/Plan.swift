@@ -49,8 +49,11 @@ public struct Plan: Sendable, Hashable, Codable {
     public var hasChanges: Bool { steps.contains { $0.status != .done } }
 
     /// Text for people.
-    public func render() -> String {
-        // Built as bytes: large plans (100k-line scripts) print megabytes of SQL.
+    public func render() -> String { String(decoding: renderedBytes(), as: UTF8.self) }
+
+    /// `render()` as UTF-8, built as bytes: large plans (100k-line scripts)
+    /// print megabytes of SQL, and writing the bytes skips a decode and re-encode.
+    public func renderedBytes() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(steps.reduce(0) { $0 + $1.sql.reduce(64) { $0 + $1.utf8.count + 16 } })
         func line(_ text: String) {
@@ -73,7 +76,7 @@ public struct Plan: Sendable, Hashable, Codable {
             }
         }
         for w in warnings { line("warning: \(w)") }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 }
 
