@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Starts the project's own local ClickHouse engine (chDB behind an HTTP front)
 /// through `scripts/local-engine`, so `mbg --local DIR` needs no server installed.
 enum LocalEngine {
@@ -22,7 +26,7 @@ enum LocalEngine {
         }
         let script = home.appendingPathComponent("scripts/local-engine").path
         let data = URL(fileURLWithPath: dataDir).standardizedFileURL.path
-        let (status, _) = try runScript(script, ["start", "--data", data])
+        let (status, _) = try runScript(script, ["start", "--data", data], capture: false)
         guard status == 0 else {
             throw CLIError.usage("--local: starting the local engine failed (scripts/local-engine start exited \(status))")
         }
@@ -32,18 +36,41 @@ enum LocalEngine {
         return String(url)
     }
 
-    /// Runs a helper script; its stderr goes straight to ours.
-    static func runScript(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self))
+    /// Runs a helper script with posix_spawn and waitpid; its stderr goes
+    /// straight to ours, its stdout is returned. Foundation's `Process` is not
+    /// used: its wait hung once `start` had left the engine running behind it.
+    /// `capture: false` sends its stdout to our stderr: a script that leaves a
+    /// daemon behind must not hold a pipe we would wait on.
+    static func runScript(_ script: String, _ arguments: [String], capture: Bool = true) throws -> (Int32, String) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw CLIError.usage("--local: cannot create a pipe") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, capture ? fds[1] : 2, 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        let args = ["/bin/bash", script] + arguments
+        var cArgs = args.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArgs, environ)
+        close(fds[1])
+        defer { close(fds[0]) }
+        guard spawned == 0 else { throw CLIError.usage("--local: cannot run \(script)") }
+        var output = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n > 0 {
+                output += buffer[0..<n]
+            } else if n == 0 || errno != EINTR {
+                break
+            }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
     }
 
     /// Folders `import "name"` searches.
