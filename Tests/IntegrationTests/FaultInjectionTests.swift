@@ -22,7 +22,7 @@ final class FaultInjectionTests: XCTestCase {
     // MARK: scenarios
 
     func killedMidBackfill(_ kind: OwnEngine.Kind) throws {
-        guard let engine = try OwnEngine.start(kind, test: self) else { return }
+        let engine = try OwnEngine.start(kind, test: self)
         let env = try engine.env(test: name)
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .versioned)
@@ -46,7 +46,7 @@ final class FaultInjectionTests: XCTestCase {
     }
 
     func frozenDuringCutover(_ kind: OwnEngine.Kind) throws {
-        guard let engine = try OwnEngine.start(kind, test: self) else { return }
+        let engine = try OwnEngine.start(kind, test: self)
         let env = try engine.env(test: name, timeout: 3)
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .swap)
@@ -72,7 +72,7 @@ final class FaultInjectionTests: XCTestCase {
     }
 
     func killedAfterRename(_ kind: OwnEngine.Kind) throws {
-        guard let engine = try OwnEngine.start(kind, test: self) else { return }
+        let engine = try OwnEngine.start(kind, test: self)
         let env = try engine.env(test: name)
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .swap)
@@ -93,7 +93,7 @@ final class FaultInjectionTests: XCTestCase {
     /// The second slice's INSERT … SELECT hits a real server limit partway
     /// (code 158, TOO_MANY_ROWS): the stage may hold part of the slice.
     func sliceServerError(_ kind: OwnEngine.Kind) throws {
-        guard let engine = try OwnEngine.start(kind, test: self) else { return }
+        let engine = try OwnEngine.start(kind, test: self)
         let env0 = try engine.env(test: name)
         let failing = FailingTransport(env0.transport)
         let env = Env(server: env0.server, transport: env0.transport, capabilities: env0.capabilities, database: env0.database)
@@ -169,7 +169,7 @@ final class OwnEngine: @unchecked Sendable {
 
     static func freePort() -> Int { Int.random(in: 30_000...39_000) }
 
-    static func start(_ kind: Kind, test: XCTestCase) throws -> OwnEngine? {
+    static func start(_ kind: Kind, test: XCTestCase) throws -> OwnEngine {
         let dir = NSTemporaryDirectory() + "mbg-own-\(kind.rawValue)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment

@@ -112,6 +112,13 @@ public struct Parser {
         throw fail("expected \(what), found \(current.display)")
     }
 
+    /// One level deeper into nested syntax; fails past `maxDepth`. The caller
+    /// undoes it with `defer { depth -= 1 }`.
+    mutating func descend(_ what: String) throws {
+        guard depth < Parser.maxDepth else { throw fail("\(what) nested too deeply") }
+        depth += 1
+    }
+
     /// Skips to the start of the next statement after an error.
     mutating func synchronize(from start: Int) {
         var braces = 0
@@ -176,9 +183,8 @@ public struct Parser {
     /// statement -> table | view | migrate | action | let | fn | return | if | for
     ///            | print | assert | import | expression
     mutating func statement() throws -> Stmt {
-        depth += 1
+        try descend("statements")
         defer { depth -= 1 }
-        if depth > Parser.maxDepth { throw fail("statements nested too deeply") }
         let start = current.range.start
         if case .identifier(let text, let quoted) = current.kind, quoted || !Parser.reserved.contains(text),
             peekToken().isPunct("=")
@@ -556,9 +562,8 @@ public struct Parser {
     // MARK: - expressions
 
     mutating func expression() throws -> Expr {
-        depth += 1
+        try descend("expression")
         defer { depth -= 1 }
-        if depth > Parser.maxDepth { throw fail("expression nested too deeply") }
         return try orExpr()
     }
 
@@ -588,9 +593,8 @@ public struct Parser {
     mutating func notExpr() throws -> Expr {
         if checkWord("not") {
             let t = advance()
-            depth += 1
+            try descend("expression")
             defer { depth -= 1 }
-            if depth > Parser.maxDepth { throw fail("expression nested too deeply") }
             let operand = try notExpr()
             return Expr(.unary(op: "not", operand), t.range.to(operand.range))
         }
@@ -634,9 +638,8 @@ public struct Parser {
     mutating func unary() throws -> Expr {
         if check("-") {
             let t = advance()
-            depth += 1
+            try descend("expression")
             defer { depth -= 1 }
-            if depth > Parser.maxDepth { throw fail("expression nested too deeply") }
             let operand = try unary()
             return Expr(.unary(op: "-", operand), t.range.to(operand.range))
         }
