@@ -62,7 +62,9 @@ final class TerminalOutput: OutputSink {
             }
             emit(jsonLine(["type": "result", "columns": result.columns.map { ["name": $0.name, "type": $0.type] }, "rows": rows]))
         } else {
-            emit(renderTable(result, width: terminalWidth()))
+            // Cut to the terminal's width on a terminal; whole cells into pipes and files.
+            let width = Console.stdoutIsTerminal ? TerminalSize.columns() : Int.max / 4
+            emit(TableFormatter(maxWidth: width).render(columns: result.columns.map(\.name), rows: result.rows))
         }
     }
 
@@ -119,31 +121,4 @@ final class ConsoleReporter: ProgressReporter, @unchecked Sendable {
             }
         }
     }
-}
-
-func terminalWidth() -> Int {
-    var w = winsize()
-    if ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return Int(w.ws_col) }
-    return Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? 120
-}
-
-/// An aligned text table; wide cells are cut with '…' to fit the width.
-func renderTable(_ result: QueryResult, width: Int) -> String {
-    let headers = result.columns.map(\.name)
-    let cells = result.rows.map { $0.map { ($0 ?? "NULL").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") } }
-    var widths = headers.map(\.count)
-    for row in cells { for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-    let available = max(20, width - 3 * max(0, widths.count - 1))
-    while widths.reduce(0, +) > available, let i = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[i] > 8 {
-        widths[i] -= 1
-    }
-    func fit(_ s: String, _ w: Int) -> String {
-        if s.count > w { return String(s.prefix(max(0, w - 1))) + "…" }
-        return s + String(repeating: " ", count: w - s.count)
-    }
-    var lines = [zip(headers, widths).map { fit($0, $1) }.joined(separator: " | ")]
-    lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-"))
-    for row in cells { lines.append(zip(row, widths).map { fit($0, $1) }.joined(separator: " | ")) }
-    lines.append("(\(result.rows.count) row\(result.rows.count == 1 ? "" : "s"))")
-    return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n")
 }

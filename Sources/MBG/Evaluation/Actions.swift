@@ -239,7 +239,7 @@ extension Interpreter {
         guard let live = catalog.table(t.physicalName, database: t.database) else {
             return PlanStep(action: "create_table", target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
         }
-        let drift = tableDrift(declared: t, live: live.definition)
+        let drift = catalogTableDiff(declared: t, live: live.definition)
         if drift.isEmpty {
             return PlanStep(action: "create_table", target: t.physicalName, summary: "table \(t.physicalName) exists as declared", status: .done)
         }
