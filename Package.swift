@@ -40,7 +40,8 @@ let package = Package(
         .testTarget(
             name: "MBGTests", dependencies: ["MBG", "MBGCLI", "mbg", "TestSupport"], path: "Tests/MBGTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["MBG", "mbg", "TestSupport"], path: "Tests/IntegrationTests"),
+            name: "IntegrationTests", dependencies: ["MBG", "MBGCLI", "mbg", "TestSupport"],
+            path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]
 )
