@@ -56,6 +56,19 @@ final class MigrationPlanTests: XCTestCase {
     let catalog = Catalog(capabilities: .modern, database: "db", tables: [])
     let old18 = Capabilities.detect(version: "18.16.1", databaseEngine: "Ordinary")
 
+    /// The pure planner over a catalog holding `tables` and a recorded state.
+    func plan(
+        _ m: MigrationDef, tables: [String] = [], _ caps: Capabilities = .modern, recorded: [String: String] = [:]
+    ) -> [PlanStep] {
+        let catalog = Catalog(
+            capabilities: caps, database: "db",
+            tables: tables.map { CatalogTable(database: "db", name: $0, engine: "MergeTree", engineFull: "MergeTree", definition: TableDef(name: $0), createQuery: "") })
+        var state = MigrationState()
+        state.values = recorded
+        let inputs = PlanningInputs(catalog: catalog, recorded: recorded.isEmpty ? [:] : [m.name: state], now: 1_800_000_000)
+        return Planner(inputs).migrationSteps(m)
+    }
+
     func testStrategyChoice() {
         let r = runner(ScriptedTransport())
         XCTAssertEqual(r.strategy(for: migration(cutoff: "ts")).0, .cutoff)
@@ -67,10 +80,8 @@ final class MigrationPlanTests: XCTestCase {
     }
 
     func testCutoffPlanSQL() throws {
-        let t = ScriptedTransport()
-        t.tables = ["ev_0_0"]
-        let steps = try runner(t).plan(migration(cutoff: "ts"), catalog: catalog)
-        XCTAssertEqual(steps.map(\.action), ["state_table", "create_table", "create_bridge", "backfill", "verify", "cutover", "finish"])
+        let steps = plan(migration(cutoff: "ts"), tables: ["ev_0_0"])
+        XCTAssertEqual(steps.map(\.kind), [.stateTable, .createTable, .createBridge, .backfill, .verify, .cutover, .finish])
         XCTAssertTrue(steps.allSatisfy { $0.status == .pending })
         let bridge = steps[2].sql.joined(separator: "\n")
         XCTAssertTrue(bridge.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS db.mv_ev_to_0_1 TO db.ev_0_1 AS SELECT id, ts, payload FROM db.ev_0_0 WHERE ts >= toDateTime(1800000003)"), bridge)
@@ -83,9 +94,7 @@ final class MigrationPlanTests: XCTestCase {
     }
 
     func testFencePlanOn18() throws {
-        let t = ScriptedTransport()
-        t.tables = ["ev_0_0"]
-        let steps = try runner(t, old18).plan(migration(mode: .swap), catalog: catalog)
+        let steps = plan(migration(mode: .swap), tables: ["ev_0_0"], old18)
         let all = steps.flatMap(\.sql).joined(separator: "\n")
         XCTAssertTrue(all.contains("SYSTEM STOP MERGES db.ev_0_0"))
         XCTAssertTrue(all.contains("_part IN ('<parts of <partition> inside the fence>')"))
@@ -99,19 +108,18 @@ final class MigrationPlanTests: XCTestCase {
     }
 
     func testSwapOnModernUsesExchange() throws {
-        let steps = try runner(ScriptedTransport()).plan(migration(mode: .swap), catalog: catalog)
+        let steps = plan(migration(mode: .swap))
         XCTAssertEqual(steps[5].sql, ["EXCHANGE TABLES db.ev_0_0 AND db.ev_0_1"])
+        XCTAssertEqual(steps[1].status, .blocked, "the old table is not in the catalog")
         var m = migration(mode: .swap)
         m.transform = "SELECT id, ts, payload FROM db.ev_0_0"
-        XCTAssertEqual(try runner(ScriptedTransport()).plan(m, catalog: catalog)[5].status, .blocked)
+        XCTAssertEqual(plan(m)[5].status, .blocked)
     }
 
     func testDoneStepsAreSkipped() throws {
-        let t = ScriptedTransport()
-        t.tables = ["ev_0_0", "ev_0_1", "mv_ev_to_0_1"]
-        t.stateExists = true
-        t.state = ["phase": ("backfilled", "x", 0), "strategy": ("fence", "x", 0)]
-        let steps = try runner(t).plan(migration(), catalog: catalog)
+        let steps = plan(
+            migration(), tables: ["ev_0_0", "ev_0_1", "mv_ev_to_0_1", "_mbg_state"],
+            recorded: ["phase": "backfilled", "strategy": "fence"])
         XCTAssertEqual(steps.map(\.status), [.done, .done, .done, .done, .pending, .pending, .pending])
         let text = Plan(steps: steps).render()
         XCTAssertTrue(text.contains("(done, skipped)"))
@@ -154,10 +162,18 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertTrue(t.statements.contains { $0.contains("INSERT INTO db._mbg_state") && $0.contains(#"{"owner":"me:1""#) }, t.statements.joined(separator: "\n"))
     }
 
+    /// Dry-run is the plan sent to a recording transport: the engine is never asked.
     func testDryRunApplyPrintsSQL() throws {
         let t = DryRunTransport()
-        let r = MigrationRunner(transport: t, capabilities: .modern, database: "db", reporter: CollectingReporter(), owner: "me")
-        try r.apply(migration(cutoff: "ts"), catalog: catalog, cutover: false, takeOverLock: false)
+        var options = InterpreterOptions(mode: .dryRun, transport: t, database: "db")
+        options.makeMigrationEngine = nil
+        let interpreter = Interpreter(options: options, output: CollectingOutput())
+        try interpreter.evaluate(source: """
+            table ev v0.0 { id UInt64  ts DateTime  payload String } order_by ts, id partition_by "toYYYYMM(ts)"
+            table ev v0.1 order_by id
+            migrate ev v0.0 -> v0.1 cutoff ts lateness 5s
+            apply ev
+            """)
         let sql = t.statements.joined(separator: "\n")
         XCTAssertTrue(sql.contains("CREATE TABLE IF NOT EXISTS db._mbg_state"))
         XCTAssertTrue(sql.contains("CREATE TABLE IF NOT EXISTS db.ev_0_1"))

@@ -27,8 +27,7 @@ extension Interpreter {
             return v < version
         }
         if let base = declared.last { return base }
-        guard options.mode != .checkOnly || options.fixedCatalog != nil else { return nil }
-        if options.mode == .dryRun && options.fixedCatalog == nil { return nil }
+        guard options.readsCatalog else { return nil }
         let catalog = try currentCatalog(at: location)
         let live = catalog.versions(of: logical, database: nil).filter { t in
             guard let version else { return false }
@@ -80,10 +79,10 @@ extension Interpreter {
             // Key columns order a new body unless order_by says otherwise.
             if base != nil, table.columns.contains(where: \.isKey) { table.orderBy = nil }
         } else if base == nil {
-            if options.mode == .checkOnly && options.fixedCatalog == nil {
+            if case .none = options.catalogSource {
                 unknownBase = true  // columns come from the server, which `check` does not read
             } else {
-                let why = options.mode == .dryRun ? " (dry-run reads no server)" : ""
+                let why = options.readsCatalog ? "" : " (dry-run reads no server)"
                 throw Diagnostic(
                     .check, "table \(decl.name.text)\(decl.version.map { " v\($0)" } ?? "") has no columns and no earlier version to derive from\(why)",
                     at: location, hint: "declare its columns in { } or declare a lower version first")
@@ -151,7 +150,7 @@ extension Interpreter {
         let location = loc(file, ref.range)
         if let v = ref.version {
             if let t = session.table(ref.name.text, v) { return t }
-            if options.mode == .live || options.fixedCatalog != nil,
+            if options.readsCatalog,
                 let live = try? currentCatalog(at: location).table(physicalName(ref.name.text, v))
             {
                 return live.definition
@@ -220,7 +219,7 @@ extension Interpreter {
             }
             if let t = session.table(logical, v) {
                 from = t
-            } else if options.mode == .live || options.fixedCatalog != nil,
+            } else if options.readsCatalog,
                 let live = try currentCatalog(at: location).table(physicalName(logical, v))
             {
                 from = live.definition
@@ -230,7 +229,7 @@ extension Interpreter {
         } else {
             // From the version now live: on the server, else the highest lower declared one.
             var found: TableDef?
-            if options.mode == .live || options.fixedCatalog != nil {
+            if options.readsCatalog {
                 let live = try currentCatalog(at: location).versions(of: logical).filter { $0.definition.version.map { $0 < decl.to } ?? true }
                 if let t = live.last {
                     found = session.table(logical, t.definition.version) ?? t.definition

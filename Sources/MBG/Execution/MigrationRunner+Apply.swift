@@ -4,15 +4,6 @@ extension MigrationRunner {
     /// Creates the new table and the bridge, backfills and verifies; cuts over
     /// only when `cutover` is true. Safe to call again at any point.
     public func apply(_ m: MigrationDef, catalog: Catalog, cutover doCutover: Bool, takeOverLock: Bool) throws {
-        if transport.isDryRun {
-            // No answers to read: send what the plan shows, in order.
-            for step in try plan(m, catalog: catalog) where step.status == .pending {
-                if step.action == "cutover" && !doCutover { continue }
-                if step.action == "finish" { continue }
-                for sql in step.sql { try run(sql) }
-            }
-            return
-        }
         let s = sqlFor(m, catalog: catalog)
         try locked(m, takeOver: takeOverLock) { initial in
             var state = initial

@@ -40,37 +40,18 @@ public final class MigrationRunner: @unchecked Sendable {
 
     // MARK: - Strategy
 
-    /// The strategy a migration uses, and why.
-    ///
-    /// Cutoff is chosen only when the migration names a cutoff column: a time
-    /// column in the sorting or partition key is not proof that rows arrive in
-    /// time order (backdated or replayed rows with `ts < T` arriving after their
-    /// slice was copied would be lost), so that promise must come from the user.
-    /// Otherwise the fence, which needs nothing from the data.
-    public func strategy(for m: MigrationDef) -> (BackfillStrategy, String) {
-        if let forced = m.strategy {
-            if forced == .cutoff && m.cutoffColumn == nil {
-                return (.fence, "cutoff was asked for but no cutoff column is declared; using the fence")
-            }
-            return (forced, "\(forced.rawValue), as the migration declares")
-        }
-        if let col = m.cutoffColumn {
-            return (.cutoff, "cutoff on \(col): bridge takes \(col) >= T, backfill \(col) < T, T = now + \(cutoffMarginSeconds) s, backfill starts after T + \(m.lateness) s lateness")
-        }
-        var why = "fence: no cutoff column declared; merges on the old table stop, the part list before the bridge (plus parts of inserts that started before the bridge and did not reach it) is copied with `_part IN (…)`"
-        let keyText = (m.from.effectiveOrderBy + [m.from.partitionBy ?? ""]).joined(separator: " ")
-        if let c = m.from.columns.first(where: { $0.type.hasPrefix("DateTime") && keyText.contains($0.name) }) {
-            why += "; \(c.name) (\(c.type)) is in the old key: if rows always arrive within a lateness margin of it, `cutoff \(c.name) lateness 5m` avoids stopping merges"
-        }
-        return (.fence, why)
+    var timing: MigrationTiming {
+        var t = MigrationTiming()
+        t.cutoffMarginSeconds = cutoffMarginSeconds
+        t.fenceSettleSeconds = fenceSettleSeconds
+        return t
     }
 
+    /// The strategy a migration uses, and why (the planner's choice).
+    func strategy(for m: MigrationDef) -> (BackfillStrategy, String) { chooseStrategy(m, timing: timing) }
+
     func sqlFor(_ m: MigrationDef, catalog: Catalog? = nil) -> MigrationSQL {
-        var oldCols = m.from.columns
-        if oldCols.isEmpty, let t = catalog?.table(m.from.physicalName, database: m.from.database ?? database) {
-            oldCols = t.definition.columns
-        }
-        return MigrationSQL(m, database: database, capabilities: capabilities, oldColumns: oldCols)
+        MigrationSQL(m, database: database, catalog: catalog, capabilities: capabilities)
     }
 
     // MARK: - Reading the server
@@ -81,7 +62,6 @@ public final class MigrationRunner: @unchecked Sendable {
     func fault(_ point: String) throws { try faultHook?(point) }
 
     func serverNow() throws -> Int {
-        if transport.isDryRun { return Int(clock.now()) }
         return Int(try run("SELECT toUnixTimestamp(now())").scalar ?? "") ?? Int(clock.now())
     }
 
@@ -146,7 +126,6 @@ public final class MigrationRunner: @unchecked Sendable {
         }
         let since = state.lock?.owner == owner ? state.lock!.since : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: clock.now()))
         try store.write(m.name, "lock", encodeJSON(LockRecord(owner: owner, since: since)))
-        if transport.isDryRun { return }
         // Two runs may have written at once: the later row wins, the other backs off.
         let again = try store.load(m.name)
         if let l = again.lock, l.owner != owner {

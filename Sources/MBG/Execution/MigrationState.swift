@@ -97,28 +97,12 @@ struct StateStore {
     let database: String
     let owner: String
     let clock: MigrationClock
-    static let tableName = "_mbg_state"
+    static let tableName = StateTableSQL.tableName
     private let seqSource = SequenceSource()
 
-    var table: String { qualified(database, Self.tableName) }
-
-    /// ReplacingMergeTree so old versions of a key eventually merge away; no
-    /// feature 18.16 lacks. Reads never rely on merges having happened.
-    var createSQL: String {
-        """
-        CREATE TABLE IF NOT EXISTS \(table)
-        (
-            migration String,
-            key String,
-            value String,
-            owner String,
-            at DateTime DEFAULT now(),
-            seq UInt64
-        )
-        ENGINE = ReplacingMergeTree(seq)
-        ORDER BY (migration, key)
-        """
-    }
+    var table: String { sql.table }
+    var sql: StateTableSQL { StateTableSQL(database: database) }
+    var createSQL: String { sql.createSQL }
 
     func ensureTable() throws { try transport.run(createSQL) }
 

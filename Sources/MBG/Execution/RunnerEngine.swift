@@ -16,9 +16,9 @@ public final class RunnerEngine: MigrationEngine {
                 reporter: context.reporter, owner: owner))
     }
 
-    public func plan(_ m: MigrationDef, catalog: Catalog) throws -> [PlanStep] {
-        try runner.plan(m, catalog: catalog)
-    }
+    public func recordedState(_ migration: String) throws -> MigrationState { try runner.store.load(migration) }
+
+    public func serverTime() throws -> Int { try runner.serverNow() }
 
     public func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws {
         try runner.apply(m, catalog: catalog, cutover: cutover, takeOverLock: takeOverLock)
@@ -46,15 +46,4 @@ public final class RunnerEngine: MigrationEngine {
     public func cutover(_ m: MigrationDef) throws { try runner.cutover(m) }
     public func rollback(_ m: MigrationDef) throws { try runner.rollback(m) }
     public func finish(_ m: MigrationDef, keepOld: Bool) throws { try runner.finish(m, keepOld: keepOld) }
-}
-
-extension MigrationError: CategorizedError {
-    public var diagnosticKind: Diagnostic.Kind {
-        switch self {
-        case .locked: .lock
-        case .verificationMismatch: .verification
-        case .inconsistent, .injectedFault: .server
-        case .wrongPhase, .unsupported: .runtime
-        }
-    }
 }

@@ -1,7 +1,11 @@
-/// What the interpreter needs from the migration machinery. The real engine
-/// talks to ClickHouse; tests may substitute their own.
+/// Runs migrations on a server: what the interpreter asks of the execution
+/// layer. Planning itself is not here: `Planner` is pure; the engine only
+/// reads what planning needs beforehand and carries out what it decided.
 public protocol MigrationEngine: AnyObject {
-    func plan(_ m: MigrationDef, catalog: Catalog) throws -> [PlanStep]
+    /// What the state table records for a migration (read before planning).
+    func recordedState(_ migration: String) throws -> MigrationState
+    /// The server's clock, unix seconds (a new cutoff T is placed from it).
+    func serverTime() throws -> Int
     func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws
     /// A readable report; throws when old and new differ.
     func verify(_ m: MigrationDef) throws -> String

@@ -1,5 +1,19 @@
 import Foundation
 
+/// The kinds of step a plan holds. The raw values are the `action` of
+/// `plan --json` (docs/plan-schema.json).
+public enum StepKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case stateTable = "state_table"
+    case createTable = "create_table"
+    case drift
+    case createBridge = "create_bridge"
+    case backfill
+    case verify
+    case cutover
+    case finish
+    case createView = "create_view"
+}
+
 /// What `apply` would do, step by step, with the SQL of each step.
 public struct PlanStep: Sendable, Hashable, Codable {
     public enum Status: String, Sendable, Hashable, Codable {
@@ -10,8 +24,7 @@ public struct PlanStep: Sendable, Hashable, Codable {
         /// Cannot run; see the notes.
         case blocked
     }
-    /// A stable identifier: `create_table`, `create_bridge`, `backfill`, `verify`, …
-    public var action: String
+    public var kind: StepKind
     /// What the step acts on (physical name or migration name).
     public var target: String
     public var summary: String
@@ -21,17 +34,24 @@ public struct PlanStep: Sendable, Hashable, Codable {
     public var status: Status
     /// Why the step is done this way (strategy, capabilities), and risks.
     public var notes: [String]
+    /// The migration the step belongs to (nil for plain tables and views); not part of the JSON.
+    public internal(set) var migration: String? = nil
 
     public init(
-        action: String, target: String, summary: String, sql: [String] = [],
+        _ kind: StepKind, target: String, summary: String, sql: [String] = [],
         status: Status = .pending, notes: [String] = []
     ) {
-        self.action = action
+        self.kind = kind
         self.target = target
         self.summary = summary
         self.sql = sql
         self.status = status
         self.notes = notes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind = "action"
+        case target, summary, sql, status, notes
     }
 }
 

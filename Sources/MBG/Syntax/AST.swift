@@ -159,8 +159,8 @@ public indirect enum ExprKind: Sendable, Hashable {
     case list([Expr])
     /// Keys are names or strings; `(expr): value` computes the key.
     case record([(key: String, computed: Expr?, value: Expr)])
-    case unary(op: String, Expr)
-    case binary(op: String, Expr, Expr)
+    case unary(op: UnaryOperator, Expr)
+    case binary(op: BinaryOperator, Expr, Expr)
     case call(Expr, [Expr])
     case member(Expr, Name)
     case index(Expr, Expr)
@@ -189,4 +189,19 @@ public struct Expr: Sendable, Hashable {
 public struct Program: Sendable {
     public var file: SourceFile
     public var statements: [Stmt]
+}
+
+/// `-x`, `not x`.
+public enum UnaryOperator: String, Sendable, Hashable {
+    case negate = "-"
+    case not
+}
+
+/// Infix operators; the raw value is how they are written.
+public enum BinaryOperator: String, Sendable, Hashable, CaseIterable {
+    case or, and
+    case equal = "==", notEqual = "!="
+    case less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+    case add = "+", subtract = "-"
+    case multiply = "*", divide = "/", remainder = "%"
 }

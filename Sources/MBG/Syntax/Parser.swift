@@ -573,7 +573,7 @@ public struct Parser {
         while checkWord("or") {
             advance()
             let right = try andExpr()
-            left = Expr(.binary(op: "or", left, right), left.range.to(right.range))
+            left = Expr(.binary(op: .or, left, right), left.range.to(right.range))
         }
         return left
     }
@@ -584,7 +584,7 @@ public struct Parser {
         while checkWord("and") {
             advance()
             let right = try notExpr()
-            left = Expr(.binary(op: "and", left, right), left.range.to(right.range))
+            left = Expr(.binary(op: .and, left, right), left.range.to(right.range))
         }
         return left
     }
@@ -596,7 +596,7 @@ public struct Parser {
             try descend("expression")
             defer { depth -= 1 }
             let operand = try notExpr()
-            return Expr(.unary(op: "not", operand), t.range.to(operand.range))
+            return Expr(.unary(op: .not, operand), t.range.to(operand.range))
         }
         return try comparison()
     }
@@ -604,7 +604,8 @@ public struct Parser {
     /// comparison -> additive (('=='|'!='|'<'|'<='|'>'|'>=') additive)?
     mutating func comparison() throws -> Expr {
         let left = try additive()
-        for op in ["==", "!=", "<", "<=", ">", ">="] where check(op) {
+        let comparisons: [BinaryOperator] = [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual]
+        for op in comparisons where check(op.rawValue) {
             advance()
             let right = try additive()
             return Expr(.binary(op: op, left, right), left.range.to(right.range))
@@ -616,7 +617,7 @@ public struct Parser {
     mutating func additive() throws -> Expr {
         var left = try multiplicative()
         while (check("+") || check("-")) && !current.newlineBefore {
-            guard case .punct(let op) = advance().kind else { break }
+            guard case .punct(let text) = advance().kind, let op = BinaryOperator(rawValue: text) else { break }
             let right = try multiplicative()
             left = Expr(.binary(op: op, left, right), left.range.to(right.range))
         }
@@ -627,7 +628,7 @@ public struct Parser {
     mutating func multiplicative() throws -> Expr {
         var left = try unary()
         while check("*") || check("/") || check("%") {
-            guard case .punct(let op) = advance().kind else { break }
+            guard case .punct(let text) = advance().kind, let op = BinaryOperator(rawValue: text) else { break }
             let right = try unary()
             left = Expr(.binary(op: op, left, right), left.range.to(right.range))
         }
@@ -641,7 +642,7 @@ public struct Parser {
             try descend("expression")
             defer { depth -= 1 }
             let operand = try unary()
-            return Expr(.unary(op: "-", operand), t.range.to(operand.range))
+            return Expr(.unary(op: .negate, operand), t.range.to(operand.range))
         }
         return try postfix()
     }

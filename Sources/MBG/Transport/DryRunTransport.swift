@@ -23,7 +23,6 @@ public final class DryRunTransport: Transport, @unchecked Sendable {
     public func cancel(queryID: String) throws {}
 
     public var displayURL: String { "dry-run" }
-    public var isDryRun: Bool { true }
 
     /// Every statement received so far.
     public var statements: [String] {

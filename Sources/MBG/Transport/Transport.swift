@@ -69,13 +69,9 @@ public protocol Transport: AnyObject, Sendable {
     func cancel(queryID: String) throws
     /// Where this transport points, safe to print: never holds a password.
     var displayURL: String { get }
-    /// True when nothing reaches a server (statements are only recorded).
-    var isDryRun: Bool { get }
 }
 
 extension Transport {
-    public var isDryRun: Bool { false }
-
     @discardableResult
     public func run(_ sql: String, settings: [String: String] = [:]) throws -> QueryResult {
         try execute(Query(sql, settings: settings))

@@ -26,7 +26,6 @@ final class LoggingTransport: Transport, @unchecked Sendable {
     }
     func cancel(queryID: String) throws { try inner.cancel(queryID: queryID) }
     var displayURL: String { "logged+" + inner.displayURL }
-    var isDryRun: Bool { inner.isDryRun }
 }
 
 func fail(_ message: String) -> Never {
@@ -94,14 +93,14 @@ print("migration: \(m.name) \(m.from.physicalName) -> \(m.to.physicalName), orde
 print("notified: \(notifications.joined(separator: "; "))")
 print("printed: \(output.lines.joined(separator: "; "))")
 print("plan: \(plan.steps.count) steps, changes pending: \(plan.hasChanges)")
-for step in plan.steps { print("  \(step.status.rawValue) \(step.action) \(step.target)") }
+for step in plan.steps { print("  \(step.status.rawValue) \(step.kind.rawValue) \(step.target)") }
 print("transport: \(transport.displayURL), \((transport as? LoggingTransport)?.log.count ?? 0) statements")
 let json = String(decoding: PlanDocument(plans: [plan]).encoded(pretty: false), as: UTF8.self)
 print("plan json: \(json.count) bytes, schema \(PlanDocument(plans: [plan]).schema)")
 
 // The example checks itself, so CI notices when the API breaks.
 guard m.to.physicalName == "events_0_1", notifications.count == 1, notifications[0].hasSuffix("approved by release-bot"),
-    plan.steps.contains(where: { $0.action == "backfill" && $0.status == .pending }),
+    plan.steps.contains(where: { $0.kind == .backfill && $0.status == .pending }),
     output.lines == ["{table: \"events_0_1\", order_by: [\"created_at\", \"id\"]}"]
 else { fail("unexpected results") }
 print("ok")

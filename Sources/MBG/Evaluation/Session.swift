@@ -1,0 +1,55 @@
+/// What a script declared so far: the session. Indexed by name so that
+/// declaring and looking up stay constant-time however long the script.
+public struct Session {
+    /// Tables in declaration order.
+    public private(set) var tables: [TableDef] = []
+    public private(set) var views: [ViewDef] = []
+    /// Migrations in declaration order; a redeclared name replaces the old one in place.
+    public private(set) var migrations: [MigrationDef] = []
+    private var tablesByName: [String: [Int]] = [:]
+    private var viewsByName: [String: Int] = [:]
+    private var migrationsByName: [String: Int] = [:]
+    private var migrationTargets: Set<String> = []
+    private var bridges: Set<String> = []
+
+    mutating func add(_ t: TableDef) {
+        tablesByName[t.name, default: []].append(tables.count)
+        tables.append(t)
+    }
+
+    mutating func add(_ v: ViewDef) {
+        viewsByName[v.name] = views.count
+        views.append(v)
+    }
+
+    mutating func add(_ m: MigrationDef) {
+        if let i = migrationsByName[m.name] {
+            migrations[i] = m
+        } else {
+            migrationsByName[m.name] = migrations.count
+            migrations.append(m)
+        }
+        migrationTargets.insert(m.to.qualifiedName)
+        bridges.insert(m.bridge)
+    }
+
+    /// Versions of a logical table, lowest first (unversioned counts lowest).
+    public func versions(of logical: String) -> [TableDef] {
+        (tablesByName[logical] ?? []).map { tables[$0] }.sorted {
+            ($0.version ?? Version([-1])) < ($1.version ?? Version([-1]))
+        }
+    }
+    public func table(_ logical: String, _ version: Version?) -> TableDef? {
+        (tablesByName[logical] ?? []).lazy.map { tables[$0] }.first { $0.version == version }
+    }
+    public func latest(_ logical: String) -> TableDef? { versions(of: logical).last }
+    public func migration(_ name: String) -> MigrationDef? { migrationsByName[name].map { migrations[$0] } }
+    public func view(_ name: String) -> ViewDef? { viewsByName[name].map { views[$0] } }
+    public func isMigrationTarget(_ t: TableDef) -> Bool { migrationTargets.contains(t.qualifiedName) }
+    public func isBridge(_ v: ViewDef) -> Bool { bridges.contains(v.name) }
+
+    /// Every name the session knows, for completion.
+    public var names: [String] {
+        Array(Set(tables.map(\.name) + tables.map(\.physicalName) + views.map(\.name) + migrations.map(\.name))).sorted()
+    }
+}
