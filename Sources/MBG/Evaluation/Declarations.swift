@@ -11,13 +11,6 @@ extension Interpreter {
         return s
     }
 
-    func keySQL(_ item: KeyItem, _ env: Environment, _ file: SourceFile) throws -> String {
-        switch item {
-        case .column(let name): return quoteIdentifier(name.text)
-        case .sql(let e): return try sqlString(e, env, file, "a key expression")
-        }
-    }
-
     /// The version a derived declaration builds on: the highest lower version
     /// declared in the session, else the table as it exists in ClickHouse.
     func baseVersion(of logical: String, below version: Version?, at location: SourceLocation) throws -> TableDef? {
@@ -45,7 +38,6 @@ extension Interpreter {
                 .check, "table \(decl.name.text) v\(version) is already declared",
                 at: loc(file, decl.versionRange ?? decl.range), hint: "declare a higher version to change it")
         }
-        var table: TableDef
         // A body needs no server: only a declaration without one reads the live table.
         let base =
             decl.version == nil
@@ -53,31 +45,25 @@ extension Interpreter {
             : decl.columns != nil
                 ? session.versions(of: decl.name.text).filter { $0.version.map { $0 < decl.version! } ?? true }.last
                 : try baseVersion(of: decl.name.text, below: decl.version, at: location)
-        if let base {
-            table = base
-            table.version = decl.version
-        } else {
-            table = TableDef(name: decl.name.text, version: decl.version)
-        }
+        var columns: [ColumnDef]?
         var unknownBase = false
-        if let columns = decl.columns {
+        if let body = decl.columns {
             var seen = Set<String>()
-            table.columns = []
-            for c in columns {
+            var list: [ColumnDef] = []
+            for c in body {
                 if !seen.insert(c.name.text).inserted {
                     throw Diagnostic(.check, "duplicate column '\(c.name.text)' in table \(decl.name.text)", at: loc(file, c.name.range))
                 }
-                table.columns.append(
+                list.append(
                     ColumnDef(
                         name: c.name.text, type: c.type, isKey: c.isKey,
                         defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
                         codec: try c.codec.map { try sqlString($0, env, file, "a codec") }))
             }
-            if columns.isEmpty {
+            if body.isEmpty {
                 throw Diagnostic(.check, "table \(decl.name.text) has no columns", at: loc(file, decl.range), hint: "declare at least one column: name Type")
             }
-            // Key columns order a new body unless order_by says otherwise.
-            if base != nil, table.columns.contains(where: \.isKey) { table.orderBy = nil }
+            columns = list
         } else if base == nil {
             if case .none = options.catalogSource {
                 unknownBase = true  // columns come from the server, which `check` does not read
@@ -88,38 +74,16 @@ extension Interpreter {
                     at: location, hint: "declare its columns in { } or declare a lower version first")
             }
         }
-        var setPrimaryKey = false
-        for (clause, range) in decl.clauses {
-            switch clause {
-            case .orderBy(let items):
-                table.orderBy = try items.map { try keySQL($0, env, file) }
-                try checkColumns(items, table, file, unknownBase)
-            case .primaryKey(let items):
-                table.primaryKey = try items.map { try keySQL($0, env, file) }
-                setPrimaryKey = true
-                try checkColumns(items, table, file, unknownBase)
-            case .partitionBy(let item):
-                table.partitionBy = try keySQL(item, env, file)
-                try checkColumns([item], table, file, unknownBase)
-            case .engine(let e):
-                switch e {
-                case .text(let t): table.engine = t
-                case .sql(let x): table.engine = try sqlString(x, env, file, "an engine")
-                }
-            case .ttl(let e): table.ttl = try sqlString(e, env, file, "a TTL")
-            case .settings(let list): table.settings = list.map { SettingDef(name: $0.name.text, value: $0.value) }
-            case .database(let n): table.database = n.text
-            case .cluster(let n): table.cluster = n.text
+        let changes = try decl.clauses.map { try tableChange($0.clause, env, file) }
+        let table: TableDef
+        do {
+            table = try declareVersion(
+                name: decl.name.text, version: decl.version, base: base, columns: columns, changes: changes,
+                columnsKnown: !unknownBase)
+        } catch {
+            throw diagnostic(error, file, fallback: location) { change, item in
+                keyItemRange(decl.clauses[change].clause, item) ?? decl.clauses[change].range
             }
-            _ = range
-        }
-        // A derived version that changes the sorting key keeps the old primary key
-        // only if it is still a prefix of the new order.
-        if !setPrimaryKey, base != nil, let pk = table.primaryKey, !table.effectiveOrderBy.starts(with: pk) {
-            table.primaryKey = nil
-        }
-        if let pk = table.primaryKey, setPrimaryKey, !table.effectiveOrderBy.starts(with: pk) {
-            throw Diagnostic(.check, "the primary key must be a prefix of order_by (\(table.effectiveOrderBy.joined(separator: ", ")))", at: location)
         }
         if let previous {
             // Declaring the same version again is fine (scripts that share a
@@ -136,13 +100,46 @@ extension Interpreter {
         return table
     }
 
-    func checkColumns(_ items: [KeyItem], _ table: TableDef, _ file: SourceFile, _ unknownBase: Bool) throws {
-        if unknownBase { return }
-        for case .column(let name) in items where table.column(named: name.text) == nil {
-            var hint = "columns of \(table.name): " + table.columns.map(\.name).joined(separator: ", ")
-            if let near = nearest(name.text, among: table.columns.map(\.name)) { hint = "did you mean '\(near)'?" }
-            throw Diagnostic(.check, "unknown column '\(name.text)' in table \(table.name)", at: loc(file, name.range), hint: hint)
+    /// A clause, evaluated into the change it makes.
+    func tableChange(_ clause: TableClause, _ env: Environment, _ file: SourceFile) throws -> TableChange {
+        func key(_ item: KeyItem) throws -> KeyExpr {
+            switch item {
+            case .column(let name): return .column(name.text)
+            case .sql(let e): return .sql(try sqlString(e, env, file, "a key expression"))
+            }
         }
+        switch clause {
+        case .orderBy(let items): return .orderBy(try items.map(key))
+        case .primaryKey(let items): return .primaryKey(try items.map(key))
+        case .partitionBy(let item): return .partitionBy(try key(item))
+        case .engine(.text(let t)): return .engine(t)
+        case .engine(.sql(let x)): return .engine(try sqlString(x, env, file, "an engine"))
+        case .ttl(let e): return .ttl(try sqlString(e, env, file, "a TTL"))
+        case .settings(let list): return .settings(list.map { SettingDef(name: $0.name.text, value: $0.value) })
+        case .database(let n): return .database(n.text)
+        case .cluster(let n): return .cluster(n.text)
+        }
+    }
+
+    /// Where an unknown column of a key clause was written.
+    func keyItemRange(_ clause: TableClause, _ item: Int?) -> SourceRange? {
+        guard let item else { return nil }
+        let items: [KeyItem]
+        switch clause {
+        case .orderBy(let list), .primaryKey(let list): items = list
+        case .partitionBy(let one): items = [one]
+        default: return nil
+        }
+        guard item < items.count, case .column(let name) = items[item] else { return nil }
+        return name.range
+    }
+
+    /// A declaration error as a diagnostic: at the change it names, else at `fallback`.
+    func diagnostic(
+        _ error: DeclarationError, _ file: SourceFile, fallback: SourceLocation, range: (Int, Int?) -> SourceRange
+    ) -> Diagnostic {
+        let at = error.change.map { loc(file, range($0, error.keyItem)) } ?? fallback
+        return Diagnostic(.check, error.message, at: at, hint: error.hint)
     }
 
     /// `events` (latest declared) or `events v0.0` (declared, else on the server).
@@ -243,52 +240,28 @@ extension Interpreter {
             }
             from = f
         }
-        if from.physicalName == to.physicalName {
-            throw Diagnostic(.check, "migrate \(logical): both sides are the same table", at: toLocation)
-        }
-        var m = MigrationDef(name: logical, from: from, to: to, bridge: "mv_\(logical)_to_\(decl.to.suffix)")
-        for (option, range) in decl.options {
-            let here = loc(file, range)
+        var changes: [MigrationChange] = []
+        for (option, _) in decl.options {
             switch option {
-            case .via(let n): m.bridge = n.text
-            case .cutoff(let column, let lateness):
-                guard let c = from.column(named: column.text) ?? (from.columns.isEmpty ? ColumnDef(name: column.text, type: "DateTime") : nil) else {
-                    throw Diagnostic(.check, "unknown column '\(column.text)' in \(from.physicalName)", at: loc(file, column.range), hint: "cutoff needs a time column of the old table")
-                }
-                let type = c.type.lowercased()
-                guard type.contains("date") else {
-                    throw Diagnostic(.check, "cutoff column '\(column.text)' is \(c.type), not a date or time", at: loc(file, column.range), hint: "use a DateTime column, or the fence strategy")
-                }
-                m.cutoffColumn = column.text
-                m.lateness = lateness ?? 0
-            case .batch(let e):
-                m.batch = try positiveInt(e, env, file, "batch")
-            case .throttle(let e):
-                m.throttle = try positiveInt(e, env, file, "throttle")
-            case .transform(let e):
-                m.transform = try sqlString(e, env, file, "a transform")
-            case .strategy(let n):
-                guard let s = BackfillStrategy(rawValue: n.text) else {
-                    throw Diagnostic(.check, "unknown strategy '\(n.text)'", at: here, hint: "strategies: cutoff, fence")
-                }
-                m.strategy = s
-            case .cutover(let n):
-                guard let c = CutoverMode(rawValue: n.text) else {
-                    throw Diagnostic(.check, "unknown cut-over mode '\(n.text)'", at: here, hint: "modes: versioned, swap")
-                }
-                m.cutover = c
-            case .name(let n): m.name = n.text
+            case .via(let n): changes.append(.via(n.text))
+            case .cutoff(let column, let lateness): changes.append(.cutoff(column: column.text, lateness: lateness))
+            case .batch(let e): changes.append(.batch(try positiveInt(e, env, file, "batch")))
+            case .throttle(let e): changes.append(.throttle(try positiveInt(e, env, file, "throttle")))
+            case .transform(let e): changes.append(.transform(try sqlString(e, env, file, "a transform")))
+            case .strategy(let n): changes.append(.strategy(n.text))
+            case .cutover(let n): changes.append(.cutover(n.text))
+            case .name(let n): changes.append(.name(n.text))
             }
         }
-        if m.strategy == .cutoff && m.cutoffColumn == nil {
-            throw Diagnostic(.check, "strategy cutoff needs a time column", at: location, hint: "add: cutoff created_at lateness 5m")
-        }
-        // A declared view with the bridge's name is the bridge: its SELECT feeds the new table.
-        if let view = session.view(m.bridge) {
-            guard view.target == to.physicalName else {
-                throw Diagnostic(.check, "view \(view.name) targets \(view.target), but the migration writes \(to.physicalName)", at: location)
+        let m: MigrationDef
+        do {
+            m = try MBG.declareMigration(from: from, to: to, changes: changes, bridgeView: { session.view($0) })
+        } catch {
+            let fallback = error.message.hasSuffix("both sides are the same table") ? toLocation : location
+            throw diagnostic(error, file, fallback: fallback) { change, _ in
+                if case .cutoff(let column, _) = decl.options[change].option { return column.range }
+                return decl.options[change].range
             }
-            if m.transform == nil && !isPlainCopy(view.select, from: from) { m.transform = view.select }
         }
         session.add(m)
         return m
@@ -300,13 +273,6 @@ extension Interpreter {
             throw Diagnostic(.check, "\(what) must be a positive integer, got \(v.literal)", at: loc(file, e.range))
         }
         return n
-    }
-
-    /// `SELECT * FROM <old>`: no transform needed.
-    func isPlainCopy(_ select: String, from: TableDef) -> Bool {
-        let words = select.split(whereSeparator: { $0.isWhitespace }).map(String.init)
-        return words.count == 4 && words[0].uppercased() == "SELECT" && words[1] == "*" && words[2].uppercased() == "FROM"
-            && (words[3] == from.qualifiedName || words[3] == quoteIdentifier(from.physicalName))
     }
 
     // MARK: - imports

@@ -1,116 +1,105 @@
 /// `derive` and `migration`: the declarations as functions, so stdlib snippets
 /// can declare versions and migrations for tables they receive as arguments.
+/// They build the same changes the `table` and `migrate` statements build and
+/// declare through the same functions (Declaring.swift).
 extension Interpreter {
     func installDeclarationBuiltins() {
         // derive(table, "v0.1", {order_by: [...], partition_by: "...", engine: "...", ...})
         register("derive", arity: 3) { args, ctx in
+            let interp = ctx.interpreter
             guard case .table(let base) = args[0] else { throw ctx.error("derive takes a table first, got a \(args[0].typeName)") }
             guard case .string(let vtext) = args[1], let version = Version(parsing: vtext) else {
                 throw ctx.error("derive takes a version like \"v0.1\" second", hint: "e.g. derive(events, \"v0.1\", {order_by: [\"id\"]})")
             }
-            guard case .record(let changes) = args[2] else { throw ctx.error("derive takes a record of changes third") }
-            let interp = ctx.interpreter
+            guard case .record(let fields) = args[2] else { throw ctx.error("derive takes a record of changes third") }
             if let bv = base.version, version <= bv {
                 throw ctx.error("derive: v\(version) is not higher than \(base.physicalName)'s v\(bv)")
             }
             if interp.session.table(base.name, version) != nil {
                 throw ctx.error("table \(base.name) v\(version) is already declared")
             }
-            var t = base
-            t.version = version
-            func strings(_ v: Value, _ what: String) throws -> [String] {
-                switch v {
-                case .string(let s): return [s]
-                case .list(let items):
-                    return try items.map {
-                        guard case .string(let s) = $0 else { throw ctx.error("\(what) takes strings") }
-                        return s
-                    }
-                default: throw ctx.error("\(what) takes a string or a list of strings")
-                }
+            let changes = try fields.flatMap { try interp.tableChanges($0.key, $0.value, base: base, ctx) }
+            do {
+                let t = try declareVersion(name: base.name, version: version, base: base, columns: nil, changes: changes)
+                interp.session.add(t)
+                return .table(t)
+            } catch let error as DeclarationError {
+                throw ctx.error(error.message, hint: error.hint)
             }
-            func keyExpressions(_ v: Value, _ what: String) throws -> [String] {
-                try strings(v, what).map { t.column(named: $0) != nil ? quoteIdentifier($0) : $0 }
-            }
-            for (key, value) in changes {
-                switch key {
-                case "order_by": t.orderBy = try keyExpressions(value, key)
-                case "primary_key": t.primaryKey = try keyExpressions(value, key)
-                case "partition_by": t.partitionBy = try keyExpressions(value, key).first
-                case "engine": t.engine = try strings(value, key).first ?? t.engine
-                case "ttl": t.ttl = try strings(value, key).first
-                case "database": t.database = try strings(value, key).first
-                case "cluster": t.cluster = try strings(value, key).first
-                case "retype":
-                    guard case .record(let types) = value else { throw ctx.error("retype takes a record {column: \"Type\"}") }
-                    for (column, type) in types {
-                        guard let i = t.columns.firstIndex(where: { $0.name == column }) else {
-                            throw ctx.error("retype: no column '\(column)' in \(base.physicalName)")
-                        }
-                        guard case .string(let ty) = type else { throw ctx.error("retype: the type of '\(column)' must be a string") }
-                        t.columns[i].type = ty
-                    }
-                case "rename":
-                    guard case .record(let names) = value else { throw ctx.error("rename takes a record {old: \"new\"}") }
-                    for (old, new) in names {
-                        guard let i = t.columns.firstIndex(where: { $0.name == old }), case .string(let n) = new else {
-                            throw ctx.error("rename: no column '\(old)' in \(base.physicalName)")
-                        }
-                        t.columns[i].name = n
-                        let q = quoteIdentifier(old)
-                        t.orderBy = t.orderBy?.map { $0 == q ? quoteIdentifier(n) : $0 }
-                        t.primaryKey = t.primaryKey?.map { $0 == q ? quoteIdentifier(n) : $0 }
-                        if t.partitionBy == q { t.partitionBy = quoteIdentifier(n) }
-                    }
-                default:
-                    throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, database, cluster, retype, rename")
-                }
-            }
-            if let pk = t.primaryKey, !t.effectiveOrderBy.starts(with: pk) {
-                if changes.contains(where: { $0.key == "primary_key" }) {
-                    throw ctx.error("the primary key must be a prefix of order_by")
-                }
-                t.primaryKey = nil
-            }
-            interp.session.add(t)
-            return .table(t)
         }
 
         // migration(from, to, {via: "…", cutoff: "ts", lateness: 60, batch: …, throttle: …,
         //                      transform: "SELECT …", strategy: "fence", cutover: "swap", name: "…"})
         register("migration", arity: 3) { args, ctx in
+            let interp = ctx.interpreter
             guard case .table(let from) = args[0], case .table(let to) = args[1] else {
                 throw ctx.error("migration takes the old and the new table")
             }
             guard case .record(let options) = args[2] else { throw ctx.error("migration takes a record of options third") }
-            if from.physicalName == to.physicalName { throw ctx.error("migration: both sides are \(from.physicalName)") }
-            var m = MigrationDef(name: to.name, from: from, to: to, bridge: "mv_\(to.name)_to_\(to.version?.suffix ?? to.physicalName)")
+            var changes: [MigrationChange] = []
             for (key, value) in options {
                 switch (key, value) {
-                case ("via", .string(let s)): m.bridge = s
-                case ("cutoff", .string(let s)):
-                    guard let c = from.column(named: s), c.type.lowercased().contains("date") else {
-                        throw ctx.error("cutoff column '\(s)' is not a date or time column of \(from.physicalName)")
-                    }
-                    m.cutoffColumn = s
-                case ("lateness", .int(let n)) where n >= 0: m.lateness = n
-                case ("batch", .int(let n)) where n > 0: m.batch = n
-                case ("throttle", .int(let n)) where n > 0: m.throttle = n
-                case ("transform", .string(let s)): m.transform = s
-                case ("strategy", .string(let s)):
-                    guard let v = BackfillStrategy(rawValue: s) else { throw ctx.error("unknown strategy '\(s)'", hint: "strategies: cutoff, fence") }
-                    m.strategy = v
-                case ("cutover", .string(let s)):
-                    guard let v = CutoverMode(rawValue: s) else { throw ctx.error("unknown cut-over mode '\(s)'", hint: "modes: versioned, swap") }
-                    m.cutover = v
-                case ("name", .string(let s)): m.name = s
+                case ("via", .string(let s)): changes.append(.via(s))
+                case ("cutoff", .string(let s)): changes.append(.cutoff(column: s, lateness: nil))
+                case ("lateness", .int(let n)): changes.append(.lateness(n))
+                case ("batch", .int(let n)): changes.append(.batch(n))
+                case ("throttle", .int(let n)): changes.append(.throttle(n))
+                case ("transform", .string(let s)): changes.append(.transform(s))
+                case ("strategy", .string(let s)): changes.append(.strategy(s))
+                case ("cutover", .string(let s)): changes.append(.cutover(s))
+                case ("name", .string(let s)): changes.append(.name(s))
                 default:
                     throw ctx.error("migration: bad option \(key): \(value.literal)", hint: "options: via, cutoff, lateness, batch, throttle, transform, strategy, cutover, name")
                 }
             }
-            if m.strategy == .cutoff && m.cutoffColumn == nil { throw ctx.error("strategy cutoff needs a cutoff column") }
-            ctx.interpreter.session.add(m)
-            return .migration(m)
+            do {
+                let m = try MBG.declareMigration(from: from, to: to, changes: changes, bridgeView: { interp.session.view($0) })
+                interp.session.add(m)
+                return .migration(m)
+            } catch let error as DeclarationError {
+                throw ctx.error(error.message, hint: error.hint)
+            }
+        }
+    }
+
+    /// The changes one field of derive's record makes.
+    func tableChanges(_ key: String, _ value: Value, base: TableDef, _ ctx: CallContext) throws -> [TableChange] {
+        func strings(_ v: Value) throws -> [String] {
+            switch v {
+            case .string(let s): return [s]
+            case .list(let items):
+                return try items.map {
+                    guard case .string(let s) = $0 else { throw ctx.error("\(key) takes strings") }
+                    return s
+                }
+            default: throw ctx.error("\(key) takes a string or a list of strings")
+            }
+        }
+        // A column of the base by name, else SQL text.
+        func keys(_ v: Value) throws -> [KeyExpr] {
+            try strings(v).map { base.column(named: $0) != nil ? .column($0) : .sql($0) }
+        }
+        func records(_ what: String) throws -> [(key: String, value: String)] {
+            guard case .record(let fields) = value else { throw ctx.error(what) }
+            return try fields.map { field in
+                guard case .string(let s) = field.value else { throw ctx.error(what) }
+                return (field.key, s)
+            }
+        }
+        switch key {
+        case "order_by": return [.orderBy(try keys(value))]
+        case "primary_key": return [.primaryKey(try keys(value))]
+        case "partition_by": return try keys(value).first.map { [.partitionBy($0)] } ?? []
+        case "engine": return try strings(value).first.map { [.engine($0)] } ?? []
+        case "ttl": return try strings(value).first.map { [.ttl($0)] } ?? []
+        case "database": return try strings(value).first.map { [.database($0)] } ?? []
+        case "cluster": return try strings(value).first.map { [.cluster($0)] } ?? []
+        case "retype":
+            return try records("retype takes a record {column: \"Type\"}").map { .retype(column: $0.key, type: $0.value) }
+        case "rename":
+            return try records("rename takes a record {old: \"new\"}").map { .rename(column: $0.key, to: $0.value) }
+        default:
+            throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, database, cluster, retype, rename")
         }
     }
 }
