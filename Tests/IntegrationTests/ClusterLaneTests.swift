@@ -21,8 +21,10 @@ final class ClusterLaneTests: XCTestCase {
             ).rows
             XCTAssertEqual(
                 hosts,
-                [["1", "1", "127.0.0.1"], ["1", "2", "127.0.0.1"], ["2", "1", "127.0.0.1"], ["2", "2", "127.0.0.1"]],
-                name)
+                [
+                    ["1", "1", "127.0.0.1"], ["1", "2", "127.0.0.1"],
+                    ["2", "1", "127.0.0.1"], ["2", "2", "127.0.0.1"],
+                ], name)
         }
         // Every node names its shard and replica as the script lays them out.
         var seen: [[String]] = []
