@@ -82,3 +82,34 @@ final class Background<T: Sendable>: @unchecked Sendable {
         return outcome
     }
 }
+
+/// The cluster lane of scripts/cluster: four 18.16 nodes, 2 shards x 2 replicas.
+struct ClusterLane {
+    /// Node URLs as MBG_TEST_CLUSTER_URLS lists them.
+    let urls: [URL]
+    /// The cluster's name in the servers' remote_servers (MBG_TEST_CLUSTER).
+    let name: String
+
+    func transport(node index: Int, database: String? = nil) throws -> HTTPTransport {
+        try HTTPTransport(options: ConnectionOptions(url: urls[index], database: database, timeout: 60))
+    }
+}
+
+extension XCTestCase {
+    /// The cluster lane, or nil after failing the test: a missing lane is never a pass.
+    func clusterLane(file: StaticString = #filePath, line: UInt = #line) -> ClusterLane? {
+        let environment = ProcessInfo.processInfo.environment
+        let urls = (environment["MBG_TEST_CLUSTER_URLS"] ?? "").split(separator: " ").compactMap {
+            URL(string: String($0))
+        }
+        guard !urls.isEmpty, let name = environment["MBG_TEST_CLUSTER"], !name.isEmpty else {
+            XCTFail(
+                """
+                MBG_TEST_CLUSTER_URLS or MBG_TEST_CLUSTER is not set. Start the cluster lane with \
+                eval "$(scripts/engines-up --only cluster)" (or scripts/cluster start; scripts/cluster env).
+                """, file: file, line: line)
+            return nil
+        }
+        return ClusterLane(urls: urls, name: name)
+    }
+}
