@@ -257,7 +257,7 @@ extension Interpreter {
         do {
             m = try MBG.declareMigration(from: from, to: to, changes: changes, bridgeView: { session.view($0) })
         } catch {
-            let fallback = error.message.hasSuffix("both sides are the same table") ? toLocation : location
+            let fallback = error.message.contains(": both sides are") ? toLocation : location
             throw diagnostic(error, file, fallback: fallback) { change, _ in
                 if case .cutoff(let column, _) = decl.options[change].option { return column.range }
                 return decl.options[change].range

@@ -136,6 +136,9 @@ func declareMigration(
 ) throws(DeclarationError) -> MigrationDef {
     let logical = to.name
     if from.physicalName == to.physicalName {
+        if from.name == to.name, let v = to.version, from.version == v {
+            throw DeclarationError("migrate \(logical): both sides are v\(v)", hint: "migrate to a different version")
+        }
         throw DeclarationError("migrate \(logical): both sides are the same table")
     }
     var m = MigrationDef(name: logical, from: from, to: to, bridge: "mv_\(logical)_to_\(to.version?.suffix ?? to.physicalName)")
