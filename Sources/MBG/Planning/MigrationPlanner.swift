@@ -151,9 +151,9 @@ public struct Planner: Sendable {
         var steps: [PlanStep] = []
 
         steps.append(PlanStep(
-            .stateTable, target: StateStore.tableName,
+            .stateTable, target: StateTableSQL.tableName,
             summary: "create the state table \(store.table) (phases, slice progress, lock)",
-            sql: [store.createSQL], status: status(inputs.exists(StateStore.tableName, in: database)),
+            sql: [store.createSQL], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
             notes: ["append-only rows read with argMax(value, seq): no UPDATE/DELETE, works on 18.16"]))
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
