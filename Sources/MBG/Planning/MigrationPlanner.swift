@@ -184,17 +184,17 @@ public struct Planner: Sendable {
         // Backfill: one representative slice per partition known now.
         let partitions = inputs.catalog.table(s.oldName, database: m.from.database ?? database)?.partitions.map(\.partitionID) ?? []
         let shown = partitions.isEmpty ? ["<partition>"] : partitions
-        var backfillSQL: [String] = []
-        for (i, p) in shown.enumerated() {
+        func sliceSQL(_ i: Int, _ p: String) -> [String] {
             let slice = Slice(partition: p, index: 0, buckets: 1, rows: 0)
             let parts: [String]? = strategy == .fence ? ["<parts of \(p) inside the fence>"] : nil
             let filter = s.sliceFilter(strategy: strategy, cutoff: t, parts: parts, slice: slice)
-            backfillSQL += [s.drop(s.stage(i)), s.createStage(i), s.fillStage(i, filter: filter),
-                            s.checksum(of: s.image(filter: filter)), s.checksumTable(s.stage(i))]
-            backfillSQL += s.moveStage(i, partition: p)
-            backfillSQL.append(s.drop(s.stage(i)))
+            return [s.drop(s.stage(i)), s.createStage(i), s.fillStage(i, filter: filter),
+                    s.checksum(of: s.image(filter: filter)), s.checksumTable(s.stage(i))]
+                + s.moveStage(i, partition: p) + [s.drop(s.stage(i))]
         }
-        if strategy == .fence { backfillSQL.append(s.startMerges(s.old)) }
+        var backfillSQL = shown.enumerated().flatMap { sliceSQL($0.offset, $0.element) }
+        let after = strategy == .fence ? [s.startMerges(s.old)] : []
+        backfillSQL += after
         var bfNotes = ["each slice goes through its own stage table, is checked (count and sum of cityHash64) against the old rows, then moved in whole: a retried slice is never counted twice"]
         if let slices = state.slices {
             let done = slices.filter { state.slice($0.id)?.state == "done" }.count
@@ -202,8 +202,15 @@ public struct Planner: Sendable {
         }
         if let b = m.batch { bfNotes.append("partitions above \(b) rows are split into hash buckets") }
         if let th = m.throttle { bfNotes.append("throttled to \(th) rows/s") }
-        steps.append(PlanStep(.backfill, target: s.newName, summary: "backfill \(s.new) from \(s.old) in slices",
-                              sql: backfillSQL, status: status(phase >= .backfilled), notes: bfNotes))
+        var backfill = PlanStep(.backfill, target: s.newName, summary: "backfill \(s.new) from \(s.old) in slices",
+                                sql: backfillSQL, status: status(phase >= .backfilled), notes: bfNotes)
+        if shown.count > 1 {
+            // One slice's statements stand for all: a table of 120 partitions is not 900 lines of plan.
+            let stage = s.stageName(0)
+            let template = sliceSQL(0, "<partition>").map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
+            backfill.repeated = PlanStep.Repetition(sql: template + after, partitions: shown)
+        }
+        steps.append(backfill)
 
         let vFilter = strategy == .cutoff ? "\(quoteIdentifier(m.cutoffColumn ?? "")) < toDateTime(\(t))" : nil
         steps.append(PlanStep(.verify, target: m.name, summary: "verify \(s.new) against \(s.old) per partition",
