@@ -68,11 +68,14 @@ extension Interpreter {
                 if !seen.insert(c.name.text).inserted {
                     throw Diagnostic(.check, "duplicate column '\(c.name.text)' in table \(decl.name.text)", at: loc(file, c.name.range))
                 }
-                table.columns.append(
-                    ColumnDef(
-                        name: c.name.text, type: c.type, isKey: c.isKey,
-                        defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
-                        codec: try c.codec.map { try sqlString($0, env, file, "a codec") }))
+                var column = ColumnDef(
+                    name: c.name.text, type: c.type, isKey: c.isKey,
+                    defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
+                    codec: try c.codec.map { try sqlString($0, env, file, "a codec") },
+                    comment: try c.comment.map { try sqlString($0, env, file, "a comment") },
+                    ttl: try c.ttl.map { try sqlString($0, env, file, "a TTL") })
+                column.kind = c.valueKind
+                table.columns.append(column)
             }
             if columns.isEmpty {
                 throw Diagnostic(.check, "table \(decl.name.text) has no columns", at: loc(file, decl.range), hint: "declare at least one column: name Type")
@@ -111,8 +114,36 @@ extension Interpreter {
             case .settings(let list): table.settings = list.map { SettingDef(name: $0.name.text, value: $0.value) }
             case .database(let n): table.database = n.text
             case .cluster(let n): table.cluster = n.text
+            case .sampleBy(let item):
+                table.sampleBy = try item.map { try keySQL($0, env, file) }
+                if let item { try checkColumns([item], table, file, unknownBase) }
+            case .comment(let e): table.comment = try e.map { try sqlString($0, env, file, "a comment") }
+            case .index(let name, let definition):
+                table.indexes.removeAll { $0.name == name.text }
+                guard let d = definition else {
+                    if base?.indexes.contains(where: { $0.name == name.text }) != true, !unknownBase {
+                        throw Diagnostic(.check, "table \(decl.name.text) has no index \(name.text) to drop", at: loc(file, range))
+                    }
+                    continue
+                }
+                let type: String
+                switch d.type {
+                case .text(let t): type = t
+                case .sql(let x): type = try sqlString(x, env, file, "an index type")
+                }
+                table.indexes.append(
+                    IndexDef(name: name.text, expression: try keySQL(d.expression, env, file), type: type, granularity: d.granularity))
+                try checkColumns([d.expression], table, file, unknownBase)
+            case .projection(let name, let query):
+                table.projections.removeAll { $0.name == name.text }
+                guard let query else {
+                    if base?.projections.contains(where: { $0.name == name.text }) != true, !unknownBase {
+                        throw Diagnostic(.check, "table \(decl.name.text) has no projection \(name.text) to drop", at: loc(file, range))
+                    }
+                    continue
+                }
+                table.projections.append(ProjectionDef(name: name.text, query: try sqlString(query, env, file, "a projection")))
             }
-            _ = range
         }
         // A derived version that changes the sorting key keeps the old primary key
         // only if it is still a prefix of the new order.
@@ -121,6 +152,24 @@ extension Interpreter {
         }
         if let pk = table.primaryKey, setPrimaryKey, !table.effectiveOrderBy.starts(with: pk) {
             throw Diagnostic(.check, "the primary key must be a prefix of order_by (\(table.effectiveOrderBy.joined(separator: ", ")))", at: location)
+        }
+        if !unknownBase, let problem = featureProblems(table, base: base).first {
+            // Point at the clause that states the feature, else at the one that broke it.
+            let stated = decl.clauses.first { c in
+                switch (c.clause, problem.feature) {
+                case (.sampleBy, .sampleBy): return true
+                case (.index(let n, _), .index(let m)), (.projection(let n, _), .projection(let m)): return n.text == m
+                default: return false
+                }
+            }
+            let cause = decl.clauses.first { c in
+                switch c.clause {
+                case .orderBy, .primaryKey: return true
+                default: return false
+                }
+            }
+            let range = stated?.range ?? (problem.feature == .sampleBy ? cause?.range : nil) ?? decl.name.range
+            throw Diagnostic(.check, problem.message, at: loc(file, range), hint: problem.hint)
         }
         if let previous {
             // Declaring the same version again is fine (scripts that share a

@@ -39,6 +39,10 @@ extension Interpreter {
                 case "partition_by": t.partitionBy = try keyExpressions(value, key).first
                 case "engine": t.engine = try strings(value, key).first ?? t.engine
                 case "ttl": t.ttl = try strings(value, key).first
+                case "sample_by":
+                    if case .null = value { t.sampleBy = nil } else { t.sampleBy = try keyExpressions(value, key).first }
+                case "comment":
+                    if case .null = value { t.comment = nil } else { t.comment = try strings(value, key).first }
                 case "database": t.database = try strings(value, key).first
                 case "cluster": t.cluster = try strings(value, key).first
                 case "retype":
@@ -63,7 +67,7 @@ extension Interpreter {
                         if t.partitionBy == q { t.partitionBy = quoteIdentifier(n) }
                     }
                 default:
-                    throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, database, cluster, retype, rename")
+                    throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, sample_by, engine, ttl, comment, database, cluster, retype, rename")
                 }
             }
             if let pk = t.primaryKey, !t.effectiveOrderBy.starts(with: pk) {
@@ -72,6 +76,7 @@ extension Interpreter {
                 }
                 t.primaryKey = nil
             }
+            if let problem = featureProblems(t, base: base).first { throw ctx.error(problem.message, hint: problem.hint) }
             interp.session.add(t)
             return .table(t)
         }
