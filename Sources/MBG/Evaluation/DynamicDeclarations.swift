@@ -76,7 +76,9 @@ extension Interpreter {
                 }
                 t.primaryKey = nil
             }
-            if let problem = featureProblems(t, base: base).first { throw ctx.error(problem.message, hint: problem.hint) }
+            if let problem = featureProblems(t, base: base, dropSampling: "sample_by: null").first {
+                throw ctx.error(problem.message, hint: problem.hint)
+            }
             interp.session.add(t)
             return .table(t)
         }

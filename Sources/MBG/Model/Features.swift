@@ -17,7 +17,8 @@ struct FeatureProblem: Equatable {
 
 /// What is wrong with `table`'s SAMPLE BY, indexes and projections; `base` is the
 /// version they may have been kept from (its columns tell which names were columns).
-func featureProblems(_ table: TableDef, base: TableDef?) -> [FeatureProblem] {
+/// `dropSampling` spells the way out where the hint names it.
+func featureProblems(_ table: TableDef, base: TableDef?, dropSampling: String = "`sample_by none`") -> [FeatureProblem] {
     var problems: [FeatureProblem] = []
     let columns = Set(table.columns.map(\.name))
     let known = columns.union(base?.columns.map(\.name) ?? [])
@@ -39,7 +40,7 @@ func featureProblems(_ table: TableDef, base: TableDef?) -> [FeatureProblem] {
                 FeatureProblem(
                     feature: .sampleBy,
                     message: "SAMPLE BY \(sample)\(kept(inherited)) is not in the primary key \(keyTuple(primary)) of \(label)",
-                    hint: "keep \(sample) in order_by, or drop sampling with `sample_by none`"))
+                    hint: "keep \(sample) in order_by, or drop sampling with \(dropSampling)"))
         }
     }
     for index in table.indexes {
