@@ -219,6 +219,26 @@ final class SchemaFidelityTests: XCTestCase {
         }
     }
 
+    /// `plan` compares the live table's full definition with the declaration: a
+    /// table that lacks the declared SAMPLE BY, index or comment is drift.
+    func testPlanShowsMissingFeaturesAsDrift() {
+        onEveryLane { ctx in
+            try ctx.transport.run(
+                "CREATE TABLE \(quoteIdentifier(ctx.database)).ev_0_0 (d String, u UInt64) ENGINE = MergeTree ORDER BY (d, u)")
+            let extra = ctx.lane.isModern ? " index by_u u type minmax granularity 1 comment \"raw\"" : ""
+            let r = try runScript(
+                ctx, "table ev v0.0 {\n d String\n u UInt64 comment \"user\"\n} order_by d, u sample_by u\(extra)\nplan\n")
+            XCTAssertTrue(r.stdout.contains("table ev_0_0 differs from its declaration"), "[\(ctx.lane)] \(r.stdout)")
+            var expected = ["sample by: u declared, none on the server", "column u: comment 'user' declared, none on the server"]
+            if ctx.lane.isModern {
+                expected += ["index by_u is declared but not on the server", "comment: 'raw' declared, none on the server"]
+            }
+            for line in expected {
+                XCTAssertTrue(r.stdout.contains(line), "[\(ctx.lane)] plan lacks \(line): \(r.stdout)")
+            }
+        }
+    }
+
     // MARK: - helpers
 
     /// Runs a script with the real `mbg` binary against the lane's database.

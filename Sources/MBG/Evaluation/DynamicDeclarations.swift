@@ -65,6 +65,7 @@ extension Interpreter {
                         t.orderBy = t.orderBy?.map { $0 == q ? quoteIdentifier(n) : $0 }
                         t.primaryKey = t.primaryKey?.map { $0 == q ? quoteIdentifier(n) : $0 }
                         if t.partitionBy == q { t.partitionBy = quoteIdentifier(n) }
+                        if t.sampleBy == q { t.sampleBy = quoteIdentifier(n) }
                     }
                 default:
                     throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, sample_by, engine, ttl, comment, database, cluster, retype, rename")
