@@ -74,6 +74,21 @@ final class DeclarationTwinTests: XCTestCase {
                     case .settings(let list): "settings: {" + list.map { "\($0.name.text): \(quoted($0.value))" }.joined(separator: ", ") + "}"
                     case .database(let n): "database: \(quoted(n.text))"
                     case .cluster(let n): "cluster: \(quoted(n.text))"
+                    case .sampleBy(let item?): "sample_by: \(keys([item]).dropFirst().dropLast())"
+                    case .sampleBy(nil): "sample_by: null"
+                    case .comment(let e?): "comment: \(src(e))"
+                    case .comment(nil): "comment: null"
+                    case .index(let n, nil): "index: {\(n.text): null}"
+                    case .index(let n, let d?):
+                        "index: {\(n.text): {expression: \(keys([d.expression]).dropFirst().dropLast()), type: "
+                            + { () -> String in
+                                switch d.type {
+                                case .text(let t): return quoted(t)
+                                case .sql(let e): return src(e)
+                                }
+                            }() + (d.granularity.map { ", granularity: \($0)" } ?? "") + "}}"
+                    case .projection(let n, nil): "projection: {\(n.text): null}"
+                    case .projection(let n, let q?): "projection: {\(n.text): \(src(q))}"
                     }
                 }
                 edits.append((decl.range, "derive(\(decl.name.text) v\(base), \(quoted("v\(v)")), {\(fields.joined(separator: ", "))})"))

@@ -54,11 +54,14 @@ extension Interpreter {
                 if !seen.insert(c.name.text).inserted {
                     throw Diagnostic(.check, "duplicate column '\(c.name.text)' in table \(decl.name.text)", at: loc(file, c.name.range))
                 }
-                list.append(
-                    ColumnDef(
-                        name: c.name.text, type: c.type, isKey: c.isKey,
-                        defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
-                        codec: try c.codec.map { try sqlString($0, env, file, "a codec") }))
+                var column = ColumnDef(
+                    name: c.name.text, type: c.type, isKey: c.isKey,
+                    defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
+                    codec: try c.codec.map { try sqlString($0, env, file, "a codec") },
+                    comment: try c.comment.map { try sqlString($0, env, file, "a comment") },
+                    ttl: try c.ttl.map { try sqlString($0, env, file, "a TTL") })
+                column.kind = c.valueKind
+                list.append(column)
             }
             if body.isEmpty {
                 throw Diagnostic(.check, "table \(decl.name.text) has no columns", at: loc(file, decl.range), hint: "declare at least one column: name Type")
@@ -118,6 +121,18 @@ extension Interpreter {
         case .settings(let list): return .settings(list.map { SettingDef(name: $0.name.text, value: $0.value) })
         case .database(let n): return .database(n.text)
         case .cluster(let n): return .cluster(n.text)
+        case .sampleBy(let item): return .sampleBy(try item.map(key))
+        case .comment(let e): return .comment(try e.map { try sqlString($0, env, file, "a comment") })
+        case .index(let name, let definition):
+            guard let d = definition else { return .dropIndex(name.text) }
+            let type: String
+            switch d.type {
+            case .text(let t): type = t
+            case .sql(let x): type = try sqlString(x, env, file, "an index type")
+            }
+            return .index(name: name.text, expression: try key(d.expression), type: type, granularity: d.granularity)
+        case .projection(let name, let query):
+            return .projection(name: name.text, try query.map { ProjectionDef(name: name.text, query: try sqlString($0, env, file, "a projection")) })
         }
     }
 
@@ -128,6 +143,8 @@ extension Interpreter {
         switch clause {
         case .orderBy(let list), .primaryKey(let list): items = list
         case .partitionBy(let one): items = [one]
+        case .sampleBy(let one?): items = [one]
+        case .index(_, let d?): items = [d.expression]
         default: return nil
         }
         guard item < items.count, case .column(let name) = items[item] else { return nil }

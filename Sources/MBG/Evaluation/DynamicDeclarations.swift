@@ -20,7 +20,8 @@ extension Interpreter {
             }
             let changes = try fields.flatMap { try interp.tableChanges($0.key, $0.value, base: base, ctx) }
             do {
-                let t = try declareVersion(name: base.name, version: version, base: base, columns: nil, changes: changes)
+                let t = try declareVersion(
+                    name: base.name, version: version, base: base, columns: nil, changes: changes, dropSampling: "sample_by: null")
                 interp.session.add(t)
                 return .table(t)
             } catch let error as DeclarationError {
@@ -94,6 +95,33 @@ extension Interpreter {
         case "ttl": return try strings(value).first.map { [.ttl($0)] } ?? []
         case "database": return try strings(value).first.map { [.database($0)] } ?? []
         case "cluster": return try strings(value).first.map { [.cluster($0)] } ?? []
+        case "sample_by":
+            if case .null = value { return [.sampleBy(nil)] }
+            return try keys(value).first.map { [.sampleBy($0)] } ?? []
+        case "comment":
+            if case .null = value { return [.comment(nil)] }
+            return try strings(value).first.map { [.comment($0)] } ?? []
+        case "index":
+            // {name: {expression: "…", type: "minmax", granularity: 1}}; null drops the index.
+            guard case .record(let fields) = value else { throw ctx.error("index takes a record {name: {expression: …, type: …}}") }
+            return try fields.map { name, spec in
+                if case .null = spec { return .dropIndex(name) }
+                guard case .string(let expression)? = spec.field("expression"), case .string(let type)? = spec.field("type") else {
+                    throw ctx.error("index \(name) needs {expression: \"…\", type: \"…\"}")
+                }
+                var granularity: Int?
+                if case .int(let g)? = spec.field("granularity") { granularity = g }
+                let column: KeyExpr = base.column(named: expression) != nil ? .column(expression) : .sql(expression)
+                return .index(name: name, expression: column, type: type, granularity: granularity)
+            }
+        case "projection":
+            // {name: "SELECT …"}; null drops the projection.
+            guard case .record(let fields) = value else { throw ctx.error("projection takes a record {name: \"SELECT …\"}") }
+            return try fields.map { name, query in
+                if case .null = query { return .projection(name: name, nil) }
+                guard case .string(let q) = query else { throw ctx.error("projection \(name) takes a SELECT string") }
+                return .projection(name: name, ProjectionDef(name: name, query: q))
+            }
         case "settings":
             return [.settings(try records("settings takes a record {name: \"value\"}").map { SettingDef(name: $0.key, value: $0.value) })]
         case "retype":
@@ -101,7 +129,7 @@ extension Interpreter {
         case "rename":
             return try records("rename takes a record {old: \"new\"}").map { .rename(column: $0.key, to: $0.value) }
         default:
-            throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, settings, database, cluster, retype, rename")
+            throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, sample_by, index, projection, engine, ttl, comment, settings, database, cluster, retype, rename")
         }
     }
 }
