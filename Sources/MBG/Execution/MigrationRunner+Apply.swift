@@ -174,7 +174,7 @@ extension MigrationRunner {
         var slices = state.slices
         if slices == nil {
             let filter = try strategyFilter(s, state, partition: nil)
-            let r = try run("SELECT _partition_id, count() FROM \(s.old) WHERE \(filter) GROUP BY _partition_id ORDER BY _partition_id")
+            let r = try run(s.partitionCounts(filter: filter))
             let cap = min(m.batch ?? Int.max, m.throttle ?? Int.max)
             var list: [Slice] = []
             for row in r.rows {
@@ -196,7 +196,7 @@ extension MigrationRunner {
         // Stage tables an interrupted run left behind: listed once, not probed per slice.
         let db = m.to.database ?? database
         let leftovers = Set(
-            try run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
+            try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
         for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != "done" {
             let rows = try copySlice(m, s, state, slice, index: index, parts: parts, leftovers: leftovers)
@@ -243,12 +243,12 @@ extension MigrationRunner {
             if slice.buckets > 1 { filter += " AND \(s.rowHash) % \(slice.buckets) = \(slice.index)" }
             // The slice's rows can no longer change (the strategy's filter fences
             // them), so the old side's checksum is read while the stage fills.
-            let oldSide = Concurrent(transport, "SELECT count(), toString(sum(\(s.rowHash))) FROM (\(s.image(filter: filter)))")
+            let oldSide = Concurrent(transport, s.checksum(of: s.image(filter: filter)))
             let fill = Result { try run(s.fillStage(index, filter: filter)) }
             let oldResult = oldSide.wait()
             _ = try fill.get()
             let old = try oldResult.get()
-            let stage = try run("SELECT count(), toString(sum(\(s.rowHash))) FROM \(s.stage(index))")
+            let stage = try run(s.checksumTable(s.stage(index)))
             func pair(_ r: QueryResult, _ fallback: (Int, String)) -> (Int, String) {
                 guard let row = r.rows.first, row.count >= 2 else { return fallback }
                 return (Int(row[0] ?? "") ?? fallback.0, row[1] ?? fallback.1)
@@ -271,11 +271,10 @@ extension MigrationRunner {
         for part in stageParts {
             if resumingStaged && !capabilities.modernSQL {
                 // 18.x copies then drops: a crash between the two leaves rows in both.
-                let r = try run("SELECT count() FROM \(s.stage(index)) WHERE _partition_id = \(quoteString(part))")
-                let n = Int(r.scalar ?? "0") ?? 0
-                let hit = try run("SELECT count() FROM \(s.new) WHERE \(s.rowHash) IN (SELECT \(s.rowHash) FROM \(s.stage(index)) WHERE _partition_id = \(quoteString(part)))")
+                let n = Int(try run(s.stagePartitionCount(index, partition: part)).scalar ?? "0") ?? 0
+                let hit = try run(s.stagePartitionReached(index, partition: part))
                 if (Int(hit.scalar ?? "0") ?? 0) >= n && n > 0 {
-                    try run("ALTER TABLE \(s.stage(index)) DROP PARTITION ID \(quoteString(part))")
+                    try run(s.dropStagePartition(index, partition: part))
                     continue
                 }
             }

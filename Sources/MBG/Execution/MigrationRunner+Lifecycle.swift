@@ -118,7 +118,7 @@ extension MigrationRunner {
     }
 
     func uuid(_ name: String) throws -> String {
-        try run("SELECT toString(uuid) FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(name))").scalar ?? ""
+        try run(CatalogQueries.uuid(database, name)).scalar ?? ""
     }
 
     func swapByExchange(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
@@ -144,7 +144,7 @@ extension MigrationRunner {
             try repairStraddlers(s, db: db, table: s.newName, mark: mark) { parts in
                 let late = try parts.filter { try !reachedTarget(s, part: $0, source: s.new, target: s.old) }
                 guard !late.isEmpty else { return }
-                try run("INSERT INTO \(s.old) (\(s.columnList)) " + s.image(filter: "_part IN (\(late.map { quoteString($0.name) }.joined(separator: ", ")))", source: s.new))
+                try run(s.catchUpForward(parts: late.map(\.name)))
                 reporter.info("copied \(late.count) part(s) written during the exchange into \(s.old)")
             }
             _ = try? run(s.startMerges(s.new))
@@ -165,19 +165,19 @@ extension MigrationRunner {
             try store.write(m.name, "merges_stopped", encodeJSON([s.old]))
             let parts = try activeParts(db, s.oldName)
             let ranges = Dictionary(grouping: parts, by: \.partition).mapValues { $0.map(\.range) }
-            let engineNew = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.newName))").scalar ?? ""
+            let engineNew = try run(CatalogQueries.engineFull(db, s.newName)).scalar ?? ""
             try store.write(m.name, [("swap_parts", encodeJSON(ranges)), ("swap_new_engine", engineNew)])
             pBefore = ranges
         }
         let engineNew = try store.load(m.name).values["swap_new_engine"] ?? ""
-        let engineAtOld = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.oldName))").scalar ?? ""
+        let engineAtOld = try run(CatalogQueries.engineFull(db, s.oldName)).scalar ?? ""
         if engineAtOld != engineNew || engineNew.isEmpty {
             try run(s.drop(s.bridge, isView: true))
             // Everything the new data gets after this mark arrived after the
             // switch (or is a straggler the old data also has): rollback copies
             // it back. Merges stop so the mark stays meaningful.
             try run(s.stopMerges(s.new))
-            let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.newName)) AND active").scalar.flatMap { Int($0) } ?? 0
+            let mark = try maxBlock(db, s.newName)
             try store.write(m.name, "swap_mark", String(mark))
             try run(s.renameSwap)
         }
@@ -186,18 +186,17 @@ extension MigrationRunner {
         clock.sleep(fenceSettleSeconds)
         // Now s.new holds the old data: copy parts it got after the snapshot that
         // the bridge did not forward.
-        let tempSQL = MigrationSQL(m, database: database, capabilities: capabilities, oldColumns: s.oldColumns)
         var late: [String] = []
         for part in try activeParts(db, s.newName) {
             switch coverage(part.range, by: pBefore?[part.partition] ?? []) {
             case .inside: continue
             case .mixed: throw MigrationError.inconsistent("part \(part.name) merged during the swap; check \(s.new) against \(s.old) by hand")
             case .outside:
-                if try !reachedTarget(tempSQL, part: part, source: s.new, target: s.old) { late.append(part.name) }
+                if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
             }
         }
         if !late.isEmpty {
-            try run("INSERT INTO \(s.old) (\(tempSQL.columnList)) " + tempSQL.image(filter: "_part IN (\(late.map(quoteString).joined(separator: ", ")))", source: s.new))
+            try run(s.catchUpForward(parts: late))
             reporter.info("caught up \(late.count) part(s) written during the swap")
         }
         _ = try? run(s.startMerges(s.new))
@@ -254,16 +253,14 @@ extension MigrationRunner {
             var late: [String] = []
             for part in parts where try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
             guard !late.isEmpty else { return }
-            let oldNames = Set(s.oldColumns.map(\.name))
-            let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-            try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
+            try run(s.catchUpBack(parts: late))
             reporter.info("copied \(late.count) part(s) written during the switch back to \(s.old)")
         }
         _ = try? run(s.startMerges(s.new))
     }
 
     func maxBlock(_ db: String, _ table: String) throws -> Int {
-        try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active").scalar.flatMap { Int($0) } ?? 0
+        try run(CatalogQueries.maxBlock(db, table)).scalar.flatMap { Int($0) } ?? 0
     }
 
     /// After an EXCHANGE with the bridge in place. An insert that straddles it
@@ -286,8 +283,7 @@ extension MigrationRunner {
     func dropTwins(_ s: MigrationSQL, db: String, table: String, parts: [String]) throws -> [String] {
         guard parts.count > 1 else { return parts }
         let target = qualified(db, table)
-        let r = try run(
-            "SELECT _part, count(), toString(sum(\(s.rowHash))) FROM \(target) WHERE _part IN (\(parts.map(quoteString).joined(separator: ", "))) GROUP BY _part ORDER BY _part")
+        let r = try run(s.partChecksums(target, parts: parts))
         var seen = Set<String>()
         var kept: [String] = []
         for row in r.rows where row.count >= 3 {
@@ -295,7 +291,7 @@ extension MigrationRunner {
             if seen.insert("\(row[1] ?? "")/\(row[2] ?? "")").inserted {
                 kept.append(name)
             } else {
-                try run("ALTER TABLE \(target) DROP PART \(quoteString(name))")
+                try run(s.dropPart(target, part: name))
                 reporter.warning("dropped part \(name) of \(target): a second copy written by an insert that straddled the exchange")
             }
         }
@@ -317,9 +313,7 @@ extension MigrationRunner {
             if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
         }
         if !late.isEmpty {
-            let oldNames = Set(s.oldColumns.map(\.name))
-            let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-            try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
+            try run(s.catchUpBack(parts: late))
             reporter.info("copied \(late.count) part(s) written after the cut-over back to \(s.old)")
         }
     }
@@ -328,7 +322,7 @@ extension MigrationRunner {
         let db = m.to.database ?? database
         try run(s.drop(s.bridge, isView: true))
         try restartMerges(m, state)
-        let stages = try run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))").rows
+        let stages = try run(CatalogQueries.tables(db, prefix: s.stagePrefix)).rows
         for row in stages { if let n = row.first ?? nil { try run(s.drop(qualified(db, n))) } }
         try run(s.drop(s.new))
         var reset: [(String, String)] = state.values.keys.filter { $0 != "lock" && $0 != "phase" }.map { ($0, "") }

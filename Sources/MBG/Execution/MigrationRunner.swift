@@ -82,13 +82,12 @@ public final class MigrationRunner: @unchecked Sendable {
 
     func serverNow() throws -> Int {
         if transport.isDryRun { return Int(clock.now()) }
-        return Int(try run("SELECT toUnixTimestamp(now())").scalar ?? "") ?? Int(clock.now())
+        return Int(try run(CatalogQueries.serverNow).scalar ?? "") ?? Int(clock.now())
     }
 
     /// Engines of the named tables that exist in `db`.
     func existing(_ db: String, _ names: [String]) throws -> [String: String] {
-        let list = names.map(quoteString).joined(separator: ", ")
-        let r = try run("SELECT name, engine FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(list))")
+        let r = try run(CatalogQueries.tables(db, names))
         var out: [String: String] = [:]
         for row in r.rows where row.count >= 2 { if let n = row[0] { out[n] = row[1] ?? "" } }
         return out
@@ -99,8 +98,7 @@ public final class MigrationRunner: @unchecked Sendable {
     struct Part { var name: String; var partition: String; var range: BlockRange; var rows: Int }
 
     func activeParts(_ db: String, _ table: String) throws -> [Part] {
-        let r = try run(
-            "SELECT name, partition_id, min_block_number, max_block_number, rows FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active ORDER BY partition_id, min_block_number")
+        let r = try run(CatalogQueries.activeParts(db, table))
         return r.rows.compactMap { row in
             guard row.count >= 5, let n = row[0], let p = row[1], let lo = Int(row[2] ?? ""), let hi = Int(row[3] ?? "") else { return nil }
             return Part(name: n, partition: p, range: BlockRange(min: lo, max: hi), rows: Int(row[4] ?? "") ?? 0)
@@ -129,8 +127,7 @@ public final class MigrationRunner: @unchecked Sendable {
     /// Rows of an old part that are not in `target`: true when the insert that
     /// made the part did not pass through the bridge (it started before it).
     func reachedTarget(_ s: MigrationSQL, part: Part, source: String?, target: String) throws -> Bool {
-        let image = s.image(filter: "_part = \(quoteString(part.name))", source: source)
-        let r = try run("SELECT count() FROM \(target) WHERE \(s.rowHash) IN (SELECT \(s.rowHash) FROM (\(image)))")
+        let r = try run(s.reachedCount(part: part.name, source: source, target: target))
         return (Int(r.scalar ?? "0") ?? 0) >= part.rows
     }
 
@@ -177,7 +174,7 @@ public final class MigrationRunner: @unchecked Sendable {
         let stopped = state.mergesStopped
         guard !stopped.isEmpty else { return }
         // The table may be gone (dropped or renamed away): nothing to restart then.
-        for t in stopped { _ = try? run("SYSTEM START MERGES \(t)") }
+        for t in stopped { _ = try? run(MigrationSQL.startMerges(t)) }
         try store.write(m.name, "merges_stopped", "")
     }
 }

@@ -102,30 +102,12 @@ struct StateStore {
 
     var table: String { qualified(database, Self.tableName) }
 
-    /// ReplacingMergeTree so old versions of a key eventually merge away; no
-    /// feature 18.16 lacks. Reads never rely on merges having happened.
-    var createSQL: String {
-        """
-        CREATE TABLE IF NOT EXISTS \(table)
-        (
-            migration String,
-            key String,
-            value String,
-            owner String,
-            at DateTime DEFAULT now(),
-            seq UInt64
-        )
-        ENGINE = ReplacingMergeTree(seq)
-        ORDER BY (migration, key)
-        """
-    }
+    var createSQL: String { StateTableSQL.create(table) }
 
     func ensureTable() throws { try transport.run(createSQL) }
 
     func exists() throws -> Bool {
-        let r = try transport.run(
-            "SELECT count() FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(Self.tableName))")
-        return (Int(r.scalar ?? "0") ?? 0) > 0
+        (Int(try transport.run(CatalogQueries.tableCount(database, Self.tableName)).scalar ?? "0") ?? 0) > 0
     }
 
     func load(_ migration: String) throws -> MigrationState {
@@ -134,11 +116,7 @@ struct StateStore {
             s.serverNow = Int(clock.now())
             return s
         }
-        let r = try transport.run(
-            """
-            SELECT key, argMax(value, seq), argMax(owner, seq), toUnixTimestamp(argMax(at, seq)), toUnixTimestamp(now())
-            FROM \(table) WHERE migration = \(quoteString(migration)) GROUP BY key
-            """)
+        let r = try transport.run(StateTableSQL.load(table, migration: migration))
         s.serverNow = Int(clock.now())
         for row in r.rows where row.count >= 5 {
             guard let key = row[0] else { continue }
@@ -152,15 +130,15 @@ struct StateStore {
 
     func migrations() throws -> [String] {
         guard try exists() else { return [] }
-        return try transport.run("SELECT DISTINCT migration FROM \(table) ORDER BY migration").rows.compactMap { $0.first ?? nil }
+        return try transport.run(StateTableSQL.migrations(table)).rows.compactMap { $0.first ?? nil }
     }
 
     func write(_ migration: String, _ entries: [(String, String)]) throws {
         guard !entries.isEmpty else { return }
         let rows = entries.map { key, value in
-            "(\(quoteString(migration)), \(quoteString(key)), \(quoteString(value)), \(quoteString(owner)), \(seqSource.next(clock)))"
+            StateTableSQL.Row(migration: migration, key: key, value: value, owner: owner, seq: seqSource.next(clock))
         }
-        try transport.run("INSERT INTO \(table) (migration, key, value, owner, seq) VALUES " + rows.joined(separator: ", "))
+        try transport.run(StateTableSQL.insert(table, rows))
     }
 
     func write(_ migration: String, _ key: String, _ value: String) throws {
