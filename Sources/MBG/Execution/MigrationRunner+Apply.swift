@@ -24,12 +24,20 @@ extension MigrationRunner {
                 reporter.info("\(m.name): already \(state.phase.rawValue)")
             } else {
                 if state.phase == .rolledBack { try store.write(m.name, "phase", MigrationPhase.declared.rawValue) }
-                try start(m, s, &state)
-                try backfill(m, s, &state)
-                try fault("verify.before")
-                let report = try verify(m, s, state)
-                guard report.ok else {
-                    throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
+                let report: VerificationReport
+                do {
+                    try start(m, s, &state)
+                    try backfill(m, s, &state)
+                    try fault("verify.before")
+                    report = try verify(m, s, state)
+                    guard report.ok else {
+                        throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
+                    }
+                } catch let error {
+                    // An injected fault stands for a killed process: no cleanup runs.
+                    if case MigrationError.injectedFault = error { throw error }
+                    secureWriters(m, s)
+                    throw error
                 }
                 try store.write(m.name, "phase", MigrationPhase.verified.rawValue)
                 reporter.info("\(m.name): verified, \(report.rows.count) partition(s) match; ready to cut over")
@@ -58,9 +66,10 @@ extension MigrationRunner {
         }
         let strat = state.strategy ?? strategy
         if try !exists(db, m.bridge) {
+            let shape = try proveBridge(s)
             switch strat {
-            case .cutoff: try createCutoffBridge(m, s)
-            case .fence: try createFenceBridge(m, s)
+            case .cutoff: try createCutoffBridge(m, s, shape)
+            case .fence: try createFenceBridge(m, s, shape)
             }
         }
         if state.phase < .started {
@@ -70,12 +79,62 @@ extension MigrationRunner {
         if strat == .fence && state.fence == nil { try finishFence(m, s, &state) }
     }
 
-    func createCutoffBridge(_ m: MigrationDef, _ s: MigrationSQL) throws {
+    /// The bridge's SELECT proven before the live table gets it: the view is made
+    /// on a Null-engine copy of the old table into an empty copy of the new one,
+    /// and one row of defaults is inserted, as a writer naming one column would.
+    /// Returns the first shape the server accepts; leaves nothing behind. Throws
+    /// `.unsupported` with the server's answers when no shape works.
+    func proveBridge(_ s: MigrationSQL) throws -> BridgeShape {
+        let other: BridgeShape = s.defaultBridgeShape == .copiedOnly ? .computedToo : .copiedOnly
+        var shapes = [s.defaultBridgeShape]
+        if s.createProbeBridge(shape: other) != s.createProbeBridge(shape: s.defaultBridgeShape) { shapes.append(other) }
+        var refusals: [String] = []
+        for shape in shapes {
+            defer { for sql in s.dropProbe { _ = try? run(sql) } }
+            do {
+                for sql in s.dropProbe { try run(sql) }
+                try run(s.createProbeSource())
+                try run(s.createProbeTarget())
+                try run(s.createProbeBridge(shape: shape))
+                try run(s.probeInsert)
+                let n = Int(try run(s.probeCount).scalar ?? "") ?? 0
+                // A transform may filter the defaults row out; plain copies must pass it.
+                if n == 1 || s.migration.transform != nil { return shape }
+                refusals.append("the test row reached the copy of \(s.new) \(n) times, not once")
+            } catch let e as TransportError where e.serverCode != nil {
+                refusals.append(e.description)
+            }
+        }
+        throw MigrationError.unsupported(
+            "the server refuses the bridge \(s.bridge) from \(s.old) into \(s.new) on empty copies of both, so inserts into \(s.old) would fail through it: \(refusals.joined(separator: "; "))")
+    }
+
+    /// After `apply` stopped on an error: the live table's writers must keep
+    /// working. A bridge the server no longer accepts (its target gone or
+    /// changed) is dropped with everything the migration made, so a re-run
+    /// starts over; a working bridge stays, so a re-run resumes exactly once.
+    func secureWriters(_ m: MigrationDef, _ s: MigrationSQL) {
+        guard (try? exists(m.to.database ?? database, m.bridge)) == true else { return }
+        do {
+            _ = try proveBridge(s)
+        } catch MigrationError.unsupported(let why) {
+            reporter.warning("\(why); dropping the bridge and what the migration made: apply again to start over")
+            do {
+                try dropCreated(m, s, try store.load(m.name))
+            } catch {
+                reporter.warning("could not drop \(s.bridge): \(error); drop it by hand (rollback) before writers fail")
+            }
+        } catch {
+            // The server did not answer: nothing can be decided from here.
+        }
+    }
+
+    func createCutoffBridge(_ m: MigrationDef, _ s: MigrationSQL, _ shape: BridgeShape) throws {
         for _ in 0..<3 {
             let t = try serverNow() + cutoffMarginSeconds
             try store.write(m.name, "cutoff", String(t))
             try fault("bridge.before")
-            try run(s.createBridge(cutoff: t))
+            try run(s.createBridge(cutoff: t, shape: shape))
             warnOldServerBridge()
             try fault("bridge.after")
             // Rows with ts >= T must all pass through the bridge: it has to exist before T.
@@ -95,7 +154,7 @@ extension MigrationRunner {
         }
     }
 
-    func createFenceBridge(_ m: MigrationDef, _ s: MigrationSQL) throws {
+    func createFenceBridge(_ m: MigrationDef, _ s: MigrationSQL, _ shape: BridgeShape) throws {
         let oldDB = m.from.database ?? database
         // Merges would fold pre-bridge parts into post-bridge ones (and on 26.x
         // `_block_number` of a merged part becomes the part's minimum), so they
@@ -106,7 +165,7 @@ extension MigrationRunner {
         let ranges = Dictionary(grouping: parts, by: \.partition).mapValues { $0.map(\.range) }
         try store.write(m.name, "fence_start", encodeJSON(ranges))
         try fault("bridge.before")
-        try run(s.createBridge(cutoff: nil))
+        try run(s.createBridge(cutoff: nil, shape: shape))
         warnOldServerBridge()
         reporter.info("bridge \(s.bridge) created; fence on \(parts.count) part(s)")
         try fault("bridge.after")
