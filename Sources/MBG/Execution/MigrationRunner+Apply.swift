@@ -40,7 +40,13 @@ extension MigrationRunner {
                     throw error
                 }
                 try store.write(m.name, "phase", MigrationPhase.verified.rawValue)
-                reporter.info("\(m.name): verified, \(report.rows.count) partition(s) match; ready to cut over")
+                if report.fullyCompared {
+                    reporter.info("\(m.name): verified, \(report.rows.count) partition(s) match; ready to cut over")
+                } else {
+                    // The slices were each compared as they were copied; say plainly what was not.
+                    for why in report.uncompared { reporter.warning("\(m.name): \(why)") }
+                    reporter.info("\(m.name): \(report.notes.joined(separator: "; ")); ready to cut over")
+                }
                 try fault("verify.after")
                 state = try store.load(m.name)
             }

@@ -17,7 +17,19 @@ extension MigrationRunner {
             throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "verify",
                                             hint: "verification compares old and new between backfill and cut-over")
         }
-        return try verify(m, sqlFor(m), state)
+        let report = try verify(m, sqlFor(m), state)
+        if report.ok && !report.fullyCompared {
+            throw MigrationError.notFullyCompared(migration: m.name, reasons: report.uncompared, notes: report.notes)
+        }
+        return report
+    }
+
+    /// What the backfill measured: each slice compared with its source rows.
+    func sliceSummary(_ state: MigrationState) -> String {
+        let slices = state.slices ?? []
+        let done = slices.compactMap { state.slice($0.id) }.filter { $0.state == "done" }
+        let rows = done.reduce(0) { $0 + $1.rows }
+        return "backfill: \(rows) rows in \(done.count) of \(slices.count) slice(s), each compared (count and checksum) with its source rows as it was copied"
     }
 
     func compare(_ oldSQL: String, _ newSQL: String, suffix: String = "") throws -> [VerificationReport.Row] {
@@ -57,29 +69,38 @@ extension MigrationRunner {
             // Old and new as wholes; writers keep adding, so compare only when two
             // reads of the old side agree, and call it a mismatch only if it persists.
             var mismatchSeen = 0
-            var last: [VerificationReport.Row] = []
+            var quiet: [VerificationReport.Row]?
+            var tries = 0
+            let began = clock.now()
             for attempt in 0..<8 {
+                tries += 1
                 let oldQ = s.verifyQuery(s.old, image: true, filter: nil)
                 let first = try run(oldQ).rows
                 let rows = try compare(oldQ, s.verifyQuery(s.new, image: false, filter: nil))
                 let second = try run(oldQ).rows
-                last = rows
                 if first != second {
                     clock.sleep(0.2 * Double(attempt + 1))
                     continue
                 }
+                quiet = rows
                 if rows.allSatisfy(\.matches) { mismatchSeen = 0; break }
                 mismatchSeen += 1
                 if mismatchSeen >= 3 { break }
                 clock.sleep(0.3)
             }
-            report.rows = last
-            if mismatchSeen == 0 && !last.allSatisfy(\.matches) {
-                // Never quiet: fall back to the per-slice checks the backfill made.
-                report.rows = last.map { var r = $0; r.newRows = r.oldRows; r.newChecksum = r.oldChecksum; return r }
-                report.notes.append("writes never paused long enough to compare whole tables; backfilled slices were verified one by one")
+            report.notes.append(sliceSummary(state))
+            if let quiet, quiet.allSatisfy(\.matches) || mismatchSeen >= 3 {
+                report.rows = quiet
+                report.notes.append("whole tables compared per partition at a moment two reads of \(s.old) agreed")
             } else {
-                report.notes.append("whole tables compared per partition (backfill slices were verified one by one)")
+                // Only numbers read at one quiet moment are a comparison; none came.
+                let seconds = String(format: "%.1f", clock.now() - began)
+                var why = "whole tables not compared: writes to \(s.old) never paused long enough for two reads of it to agree (\(tries) tries in \(seconds) s)"
+                if let quiet {
+                    let parts = quiet.filter { !$0.matches }.map(\.partition).joined(separator: ", ")
+                    why += "; a difference in \(parts) seen \(mismatchSeen) time(s) was never confirmed"
+                }
+                report.uncompared.append(why)
             }
         }
         return report

@@ -52,7 +52,7 @@ extension MigrationError: CategorizedError {
     public var diagnosticKind: Diagnostic.Kind {
         switch self {
         case .locked: .lock
-        case .verificationMismatch: .verification
+        case .verificationMismatch, .notFullyCompared: .verification
         case .inconsistent, .injectedFault: .server
         case .wrongPhase, .unsupported: .runtime
         }
