@@ -253,7 +253,7 @@ extension MigrationRunner {
         }
         let all = slices ?? []
         let total = all.reduce(0) { $0 + $1.rows }
-        var copied = all.reduce(0) { $0 + (state.slice($1.id)?.state == "done" ? (state.slice($1.id)?.rows ?? 0) : 0) }
+        var copied = all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) }
         let started = clock.now()
         var copiedThisRun = 0
         // Merges are stopped for the fence, so the part list holds for the whole run.
@@ -263,7 +263,7 @@ extension MigrationRunner {
         let leftovers = Set(
             try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
-        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != "done" {
+        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != .done {
             let rows = try copySlice(m, s, state, slice, index: index, parts: parts, leftovers: leftovers)
             copied += rows
             copiedThisRun += rows
@@ -292,13 +292,13 @@ extension MigrationRunner {
         let db = m.to.database ?? database
         let stageName = s.stageName(index)
         var record = state.slice(slice.id)
-        let stageExists = try record?.state == "staged" && exists(db, stageName)
-        if record?.state == "staged" && !stageExists {
+        let stageExists = try record?.state == .staged && exists(db, stageName)
+        if record?.state == .staged && !stageExists {
             // Stage gone after the move completed: only the final record was missing.
-            try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum)))
+            try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, checksum: record!.checksum)))
             return record!.rows
         }
-        let resumingStaged = record?.state == "staged"
+        let resumingStaged = record?.state == .staged
         if !resumingStaged {
             record = nil
             if leftovers.contains(stageName) { try run(s.drop(s.stage(index))) }  // from an interrupted slice
@@ -326,7 +326,7 @@ extension MigrationRunner {
                     PartitionMismatch(partition: slice.id, oldRows: oldRows, newRows: stageRows, oldChecksum: oldSum, newChecksum: stageSum)
                 ])
             }
-            record = SliceRecord(state: "staged", rows: stageRows, checksum: stageSum)
+            record = SliceRecord(state: .staged, rows: stageRows, checksum: stageSum)
             try store.write(m.name, "slice/" + slice.id, encodeJSON(record!))
             try fault("backfill.staged")
         }
@@ -348,7 +348,7 @@ extension MigrationRunner {
         }
         let lock = LockRecord(owner: owner, since: state.lock?.since ?? "?")
         try store.write(m.name, [
-            ("slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum))),
+            ("slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, checksum: record!.checksum))),
             ("lock", encodeJSON(lock)),  // heartbeat
         ])
         try run(s.drop(s.stage(index)))

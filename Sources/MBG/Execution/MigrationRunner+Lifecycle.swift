@@ -27,7 +27,7 @@ extension MigrationRunner {
     /// What the backfill measured: each slice compared with its source rows.
     func sliceSummary(_ state: MigrationState) -> String {
         let slices = state.slices ?? []
-        let done = slices.compactMap { state.slice($0.id) }.filter { $0.state == "done" }
+        let done = slices.compactMap { state.slice($0.id) }.filter { $0.state == .done }
         let rows = done.reduce(0) { $0 + $1.rows }
         return "backfill: \(rows) rows in \(done.count) of \(slices.count) slice(s), each compared (count and checksum) with its source rows as it was copied"
     }
@@ -124,7 +124,7 @@ extension MigrationRunner {
         try fault("cutover.before")
         switch m.cutover {
         case .versioned:
-            try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: "none"))), ("phase", MigrationPhase.cutOver.rawValue)])
+            try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: .none))), ("phase", MigrationPhase.cutOver.rawValue)])
             reporter.info("\(m.name): cut over (versioned): read and write \(s.new); the bridge forwards rows still written to \(s.old) until finish")
         case .swap:
             guard m.transform == nil else {
@@ -171,7 +171,7 @@ extension MigrationRunner {
             _ = try? run(s.startMerges(s.new))
             try store.write(m.name, "swap_mark", "")
         }
-        try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "exchange"))), ("phase", MigrationPhase.cutOver.rawValue)])
+        try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: .exchange))), ("phase", MigrationPhase.cutOver.rawValue)])
         reporter.info("\(m.name): cut over (swap): \(s.old) now holds the new layout; the bridge copies its inserts into \(s.new) (old data) until finish, so rollback loses nothing")
     }
 
@@ -225,7 +225,7 @@ extension MigrationRunner {
         let mark = Int(try store.load(m.name).values["swap_mark"] ?? "") ?? 0
         try store.write(m.name, [
             ("merges_stopped", encodeJSON([s.old])),
-            ("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "rename", blockMark: mark))),
+            ("cutover", encodeJSON(CutoverRecord(mode: .swap, method: .rename, blockMark: mark))),
             ("phase", MigrationPhase.cutOver.rawValue),
         ])
         reporter.info("\(m.name): cut over (swap by rename): \(s.old) holds the new layout, \(s.new) the old data; merges on \(s.old) stay stopped until finish or rollback")
@@ -242,14 +242,14 @@ extension MigrationRunner {
             }
             if state.phase == .cutOver, let c = state.cutover {
                 switch c.method {
-                case "exchange":
+                case .exchange:
                     try rollbackExchange(m, s)
                     try store.write(m.name, [("cutover", ""), ("swap_new_uuid", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): switched back; \(s.old) holds the old data again (kept current by the bridge); cut over again or roll back once more to drop \(s.new)")
                     return
-                case "rename":
+                case .rename:
                     try rollbackRename(m, s, c)
-                default:
+                case .none:
                     try store.write(m.name, [("cutover", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): cut-over undone; consumers go back to \(s.old) (rows written there were kept); roll back once more to drop \(s.new)")
                     return
@@ -379,11 +379,11 @@ extension MigrationRunner {
         return try names.map { name in
             let st = try store.load(name)
             let slices = st.slices ?? []
-            let done = slices.filter { st.slice($0.id)?.state == "done" }
+            let done = slices.filter { st.slice($0.id)?.state == .done }
             let copied = done.reduce(0) { $0 + (st.slice($1.id)?.rows ?? 0) }
             let total = slices.reduce(0) { $0 + $1.rows }
             let parts = Dictionary(grouping: slices, by: \.partition)
-            let partsDone = parts.values.filter { $0.allSatisfy { st.slice($0.id)?.state == "done" } }.count
+            let partsDone = parts.values.filter { $0.allSatisfy { st.slice($0.id)?.state == .done } }.count
             var rate = 0.0
             if let t0 = st.values["backfill_started"].flatMap({ Int($0) }), copied > 0 {
                 let lastAt = done.compactMap { st.writtenAt["slice/" + $0.id] }.max() ?? st.serverNow

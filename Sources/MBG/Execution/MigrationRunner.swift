@@ -136,10 +136,15 @@ public final class MigrationRunner: @unchecked Sendable {
     func acquireLock(_ m: MigrationDef, _ state: MigrationState, takeOver: Bool) throws {
         if let l = state.lock, l.owner != owner {
             let stale = state.lockAge > staleLockSeconds
-            guard stale && takeOver else {
-                throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: state.lockAge, stale: stale)
+            if let pid = Self.deadOwnerOnThisHost(l.owner) {
+                // Killed (kill -9, a crash): no need to wait for its heartbeat to age.
+                reporter.warning("taking over the lock of \(l.owner) (since \(l.since)): process \(pid) no longer exists on this host")
+            } else {
+                guard stale && takeOver else {
+                    throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: state.lockAge, stale: stale)
+                }
+                reporter.warning("taking over the lock of \(l.owner) (since \(l.since), silent for \(state.lockAge) s)")
             }
-            reporter.warning("taking over the lock of \(l.owner) (since \(l.since), silent for \(state.lockAge) s)")
         }
         let since = state.lock?.owner == owner ? state.lock!.since : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: clock.now()))
         try store.write(m.name, "lock", encodeJSON(LockRecord(owner: owner, since: since)))
@@ -149,6 +154,16 @@ public final class MigrationRunner: @unchecked Sendable {
         if let l = again.lock, l.owner != owner {
             throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: again.lockAge, stale: false)
         }
+    }
+
+    /// The pid of a lock owner `host:pid` when `host` is this host and no
+    /// process with that pid exists; nil otherwise (another host, or alive).
+    static func deadOwnerOnThisHost(_ owner: String, host: String = ProcessInfo.processInfo.hostName) -> Int32? {
+        guard let colon = owner.lastIndex(of: ":"), owner[..<colon] == host,
+            let pid = Int32(owner[owner.index(after: colon)...]), pid > 0
+        else { return nil }
+        // Signal 0 checks existence only; EPERM means it exists under another user.
+        return kill(pid, 0) == -1 && errno == ESRCH ? pid : nil
     }
 
     /// Rewrites the lock row so its `at` (the heartbeat) is current.

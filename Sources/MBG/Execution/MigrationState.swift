@@ -13,8 +13,13 @@ public enum MigrationPhase: String, Sendable, Codable, Comparable, CaseIterable 
 
 /// Progress of one backfill slice, as recorded in the state table.
 public struct SliceRecord: Sendable, Codable, Equatable {
-    /// `staged`: the stage table holds the verified slice; `done`: moved into the new table.
-    public var state: String
+    public enum State: String, Sendable, Codable {
+        /// The stage table holds the verified slice.
+        case staged
+        /// Moved into the new table.
+        case done
+    }
+    public var state: State
     public var rows: Int
     public var checksum: String
 }
@@ -77,8 +82,14 @@ public struct LockRecord: Sendable, Codable, Equatable {
 /// How the cut-over was done, so rollback and finish can undo or complete it.
 public struct CutoverRecord: Sendable, Codable, Equatable {
     public var mode: CutoverMode
-    /// `exchange`, `rename` (18.x) or `none` (versioned).
-    public var method: String
+    public enum Method: String, Sendable, Codable {
+        case exchange
+        /// 18.x: no EXCHANGE TABLES.
+        case rename
+        /// Versioned: nothing switched.
+        case none
+    }
+    public var method: Method
     /// For `rename`: the new-data table's max block number right after the switch.
     public var blockMark: Int?
 }

@@ -62,7 +62,7 @@ extension MigrationRunner {
         if strategy == .fence { backfillSQL.append(s.startMerges(s.old)) }
         var bfNotes = ["each slice goes through its own stage table, is checked (count and sum of cityHash64) against the old rows, then moved in whole: a retried slice is never counted twice"]
         if let slices = state.slices {
-            let done = slices.filter { state.slice($0.id)?.state == "done" }.count
+            let done = slices.filter { state.slice($0.id)?.state == .done }.count
             bfNotes.append("\(done) of \(slices.count) slice(s) done")
         }
         if let b = m.batch { bfNotes.append("partitions above \(b) rows are split into hash buckets") }
