@@ -24,7 +24,7 @@ public enum MBGExit: Int32, CaseIterable, Sendable {
         switch kind {
         case .syntax, .check, .runtime: .scriptError
         case .server: .serverError
-        case .verification: .verificationMismatch
+        case .verification, .notCompared: .verificationMismatch
         case .lock: .locked
         case .confirmation: .notConfirmed
         }

@@ -144,7 +144,7 @@ public struct Planner: Sendable {
         let s = MigrationSQL(m, database: database, catalog: inputs.catalog, capabilities: capabilities)
         let db = m.to.database ?? database
         let state = inputs.recorded[m.name] ?? MigrationState()
-        let store = StateTableSQL(database: database)
+        let stateTable = qualified(database, StateTableSQL.tableName)
         let (strategy, why) = state.strategy.map { ($0, "\($0.rawValue), recorded when the migration started") } ?? chooseStrategy(m, timing: timing)
         let phase = state.phase == .rolledBack ? .declared : state.phase
         func status(_ done: Bool) -> PlanStep.Status { done ? .done : .pending }
@@ -152,8 +152,8 @@ public struct Planner: Sendable {
 
         steps.append(PlanStep(
             .stateTable, target: StateTableSQL.tableName,
-            summary: "create the state table \(store.table) (phases, slice progress, lock)",
-            sql: [store.createSQL], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
+            summary: "create the state table \(stateTable) (phases, slice progress, lock)",
+            sql: [StateTableSQL.create(stateTable)], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
             notes: ["append-only rows read with argMax(value, seq): no UPDATE/DELETE, works on 18.16"]))
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
@@ -197,7 +197,7 @@ public struct Planner: Sendable {
         backfillSQL += after
         var bfNotes = ["each slice goes through its own stage table, is checked (count and sum of cityHash64) against the old rows, then moved in whole: a retried slice is never counted twice"]
         if let slices = state.slices {
-            let done = slices.filter { state.slice($0.id)?.state == "done" }.count
+            let done = slices.filter { state.slice($0.id)?.state == .done }.count
             bfNotes.append("\(done) of \(slices.count) slice(s) done")
         }
         if let b = m.batch { bfNotes.append("partitions above \(b) rows are split into hash buckets") }

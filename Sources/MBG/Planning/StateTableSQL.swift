@@ -1,14 +1,10 @@
-/// The SQL of the state table `<db>._mbg_state`, where migrations record their
-/// phase, slices and lock.
-struct StateTableSQL: Sendable {
+/// The SQL of `<db>._mbg_state`, the append-only table of migration state.
+enum StateTableSQL {
     static let tableName = "_mbg_state"
-    let database: String
-
-    var table: String { qualified(database, Self.tableName) }
 
     /// ReplacingMergeTree so old versions of a key eventually merge away; no
     /// feature 18.16 lacks. Reads never rely on merges having happened.
-    var createSQL: String {
+    static func create(_ table: String) -> String {
         """
         CREATE TABLE IF NOT EXISTS \(table)
         (
@@ -22,5 +18,27 @@ struct StateTableSQL: Sendable {
         ENGINE = ReplacingMergeTree(seq)
         ORDER BY (migration, key)
         """
+    }
+
+    /// Latest value, owner and write time per key, and the server's time.
+    static func load(_ table: String, migration: String) -> String {
+        """
+        SELECT key, argMax(value, seq), argMax(owner, seq), toUnixTimestamp(argMax(at, seq)), toUnixTimestamp(now())
+        FROM \(table) WHERE migration = \(quoteString(migration)) GROUP BY key
+        """
+    }
+
+    static func migrations(_ table: String) -> String { "SELECT DISTINCT migration FROM \(table) ORDER BY migration" }
+
+    struct Row {
+        var migration, key, value, owner: String
+        var seq: UInt64
+    }
+
+    static func insert(_ table: String, _ rows: [Row]) -> String {
+        let values = rows.map { r in
+            "(\(quoteString(r.migration)), \(quoteString(r.key)), \(quoteString(r.value)), \(quoteString(r.owner)), \(r.seq))"
+        }
+        return "INSERT INTO \(table) (migration, key, value, owner, seq) VALUES " + values.joined(separator: ", ")
     }
 }
