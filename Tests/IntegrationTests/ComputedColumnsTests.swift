@@ -21,48 +21,48 @@ final class ComputedColumnsTests: XCTestCase {
     // MARK: scenarios
 
     func migrate(_ server: String) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        let m = try seedSessions(env)
-        let writers = sessionWriters(env)
-        writers.start()
-        Thread.sleep(forTimeInterval: 1)
-        let runner = env.runner()
-        runner.fenceSettleSeconds = 0.5
-        try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
-        Thread.sleep(forTimeInterval: 1)
-        writers.stop()
-        XCTAssertEqual(writers.failures, 0, "writers saw errors")
-        XCTAssertEqual(writers.unresolved, 0)
-        try assertSame(env, m, writers: writers)
+        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
+            let m = try seedSessions(env)
+            let writers = sessionWriters(env)
+            writers.start()
+            Thread.sleep(forTimeInterval: 1)
+            let runner = env.runner()
+            runner.fenceSettleSeconds = 0.5
+            try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
+            Thread.sleep(forTimeInterval: 1)
+            writers.stop()
+            XCTAssertEqual(writers.failures, 0, "writers saw errors")
+            XCTAssertEqual(writers.unresolved, 0)
+            try assertSame(env, m, writers: writers)
+        }
     }
 
     /// The second slice's stage fill hits a real server limit (code 158) while
     /// writers insert: the working bridge stays, writers never fail, and
     /// applying again completes with every row once.
     func backfillFails(_ server: String) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        let m = try seedSessions(env)
-        let writers = sessionWriters(env)
-        writers.start()
-        Thread.sleep(forTimeInterval: 1)
-        let failing = FailingTransport(env.transport)
-        let runner = MigrationRunner(transport: failing, capabilities: env.capabilities, database: env.database,
-                                     reporter: PrintReporter(server), owner: "computed")
-        runner.fenceSettleSeconds = 0.5
-        XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
-            XCTAssertEqual((error as? TransportError)?.serverCode, 158, "\(error)")
+        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
+            let m = try seedSessions(env)
+            let writers = sessionWriters(env)
+            writers.start()
+            Thread.sleep(forTimeInterval: 1)
+            let failing = FailingTransport(env.transport)
+            let runner = MigrationRunner(transport: failing, capabilities: env.capabilities, database: env.database,
+                                         reporter: PrintReporter(server), owner: "computed")
+            runner.fenceSettleSeconds = 0.5
+            XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
+                XCTAssertEqual((error as? TransportError)?.serverCode, 158, "\(error)")
+            }
+            XCTAssertTrue(failing.fired)
+            XCTAssertTrue(try bridgeExists(env, m), "a working bridge stays so a re-run resumes")
+            Thread.sleep(forTimeInterval: 1)
+            try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
+            Thread.sleep(forTimeInterval: 1)
+            writers.stop()
+            XCTAssertEqual(writers.failures, 0, "writers saw errors")
+            XCTAssertEqual(writers.unresolved, 0)
+            try assertSame(env, m, writers: writers)
         }
-        XCTAssertTrue(failing.fired)
-        XCTAssertTrue(try bridgeExists(env, m), "a working bridge stays so a re-run resumes")
-        Thread.sleep(forTimeInterval: 1)
-        try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
-        Thread.sleep(forTimeInterval: 1)
-        writers.stop()
-        XCTAssertEqual(writers.failures, 0, "writers saw errors")
-        XCTAssertEqual(writers.unresolved, 0)
-        try assertSame(env, m, writers: writers)
     }
 
     /// The new table is dropped under the running backfill (an operator's
@@ -70,41 +70,41 @@ final class ComputedColumnsTests: XCTestCase {
     /// makes every insert into the live table fail, is dropped before apply
     /// returns. Applying again starts over and completes exactly once.
     func brokenBridge(_ server: String) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        let m = try seedSessions(env)
-        let writers = sessionWriters(env)
-        writers.start()
-        Thread.sleep(forTimeInterval: 1)
-        let runner = env.runner()
-        runner.fenceSettleSeconds = 0.5
-        let once = Counter()
-        let newTable = qualified(env.database, m.to.physicalName)
-        let sync = env.capabilities.atomicDatabase ? " SYNC" : ""
-        runner.faultHook = { point in
-            if point == "backfill.staged" && once.next() == 1 { try env.transport.run("DROP TABLE \(newTable)\(sync)") }
+        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
+            let m = try seedSessions(env)
+            let writers = sessionWriters(env)
+            writers.start()
+            Thread.sleep(forTimeInterval: 1)
+            let runner = env.runner()
+            runner.fenceSettleSeconds = 0.5
+            let once = Counter()
+            let newTable = qualified(env.database, m.to.physicalName)
+            let sync = env.capabilities.atomicDatabase ? " SYNC" : ""
+            runner.faultHook = { point in
+                if point == "backfill.staged" && once.next() == 1 { try env.transport.run("DROP TABLE \(newTable)\(sync)") }
+            }
+            XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
+                XCTAssertNotNil((error as? TransportError)?.serverCode, "a server error: \(error)")
+            }
+            let failuresAtReturn = writers.failures
+            XCTAssertFalse(try bridgeExists(env, m), "the broken bridge was dropped")
+            XCTAssertEqual(try runner.status(m).first?.phase, .rolledBack)
+            Thread.sleep(forTimeInterval: 1.5)
+            XCTAssertEqual(writers.failures, failuresAtReturn, "writers fail no more once apply returned")
+            runner.faultHook = nil
+            try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
+            Thread.sleep(forTimeInterval: 1)
+            writers.stop()
+            XCTAssertEqual(writers.unresolved, 0)
+            try assertSame(env, m, writers: writers)
         }
-        XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
-            XCTAssertNotNil((error as? TransportError)?.serverCode, "a server error: \(error)")
-        }
-        let failuresAtReturn = writers.failures
-        XCTAssertFalse(try bridgeExists(env, m), "the broken bridge was dropped")
-        XCTAssertEqual(try runner.status(m).first?.phase, .rolledBack)
-        Thread.sleep(forTimeInterval: 1.5)
-        XCTAssertEqual(writers.failures, failuresAtReturn, "writers fail no more once apply returned")
-        runner.faultHook = nil
-        try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
-        Thread.sleep(forTimeInterval: 1)
-        writers.stop()
-        XCTAssertEqual(writers.unresolved, 0)
-        try assertSame(env, m, writers: writers)
     }
 
     // MARK: helpers
 
     /// The old table, filled, and the migration to ORDER BY (start, session_id)
     /// derived from its live definition (as `table sessions v0.1 order_by …` does).
-    func seedSessions(_ env: Env) throws -> MigrationDef {
+    func seedSessions(_ env: LaneContext) throws -> MigrationDef {
         let modern = env.capabilities.modernSQL
         // 18.16 has neither codecs nor TTL.
         let codec = { (c: String) in modern ? " CODEC(\(c))" : "" }
@@ -138,10 +138,10 @@ final class ComputedColumnsTests: XCTestCase {
 
     /// Writers into the old table naming three columns (note takes its DEFAULT,
     /// day is computed); the bridge forwards their rows to the new table.
-    func sessionWriters(_ env: Env) -> Writers {
+    func sessionWriters(_ env: LaneContext) -> Writers {
         Writers(
             transport: { try HTTPTransport(options: env.transport.options) }, database: env.database, table: "sessions_0_0",
-            threads: 2, label: env.server,
+            threads: 2, label: env.name,
             batch: { w, seq in (0..<10).map { String(Self.writerBase + UInt64(w * 10_000_000 + seq * 10 + $0)) } },
             insert: { table, list in
                 "INSERT INTO \(table) (session_id, start, hostname) SELECT arrayJoin([\(list)]) AS session_id, now(), concat('w-', toString(session_id % 13))"
@@ -149,18 +149,18 @@ final class ComputedColumnsTests: XCTestCase {
             idColumn: "session_id")
     }
 
-    func bridgeExists(_ env: Env, _ m: MigrationDef) throws -> Bool {
+    func bridgeExists(_ env: LaneContext, _ m: MigrationDef) throws -> Bool {
         try env.transport.run(CatalogQueries.tableCount(env.database, m.bridge)).scalar == "1"
     }
 
     /// Old and new hold the same rows: count, distinct ids and a checksum over
     /// the stored columns including the MATERIALIZED `day` (so the new table
     /// computed it); every acknowledged writer row is there once.
-    func assertSame(_ env: Env, _ m: MigrationDef, writers: Writers, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertSame(_ env: LaneContext, _ m: MigrationDef, writers: Writers, file: StaticString = #filePath, line: UInt = #line) throws {
         let sums = "count(), uniqExact(session_id), toString(sum(cityHash64(session_id, start, hostname, note, day))), countIf(session_id >= \(Self.writerBase)), sum(host_len) = sum(length(hostname)), countIf(day != toDate(start))"
         let old = try env.transport.run("SELECT \(sums) FROM \(qualified(env.database, m.from.physicalName))").rows.first ?? []
         let new = try env.transport.run("SELECT \(sums) FROM \(qualified(env.database, m.to.physicalName))").rows.first ?? []
-        print("[\(env.server)] old \(old), new \(new), writer rows acked \(writers.acked), failed requests \(writers.failures)")
+        print("[\(env.name)] old \(old), new \(new), writer rows acked \(writers.acked), failed requests \(writers.failures)")
         XCTAssertEqual(new, old, "rows exact", file: file, line: line)
         XCTAssertEqual(new.first ?? nil, new.dropFirst().first ?? nil, "no duplicates", file: file, line: line)
         XCTAssertEqual(new.count, 6, file: file, line: line)

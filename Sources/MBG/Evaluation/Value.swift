@@ -147,6 +147,11 @@ public struct CallContext {
     public func error(_ message: String, hint: String? = nil) -> Diagnostic {
         Diagnostic(.runtime, message, at: location, hint: hint)
     }
+
+    /// A declaration that does not make sense (as `table`/`migrate` statements report it): exit 65.
+    func checkError(_ message: String, hint: String? = nil) -> Diagnostic {
+        Diagnostic(.check, message, at: location, hint: hint)
+    }
 }
 
 /// Variables of one scope, with a link to the enclosing one.
