@@ -118,6 +118,7 @@ extension Interpreter {
         case .settings(let list): return .settings(list.map { SettingDef(name: $0.name.text, value: $0.value) })
         case .database(let n): return .database(n.text)
         case .cluster(let n): return .cluster(n.text)
+        case .distributed(let e): return .distributed(try e.map { try sqlString($0, env, file, "a sharding expression") } ?? defaultShardingKey)
         }
     }
 

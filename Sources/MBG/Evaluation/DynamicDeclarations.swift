@@ -94,12 +94,13 @@ extension Interpreter {
         case "ttl": return try strings(value).first.map { [.ttl($0)] } ?? []
         case "database": return try strings(value).first.map { [.database($0)] } ?? []
         case "cluster": return try strings(value).first.map { [.cluster($0)] } ?? []
+        case "distributed": return try strings(value).first.map { [.distributed($0)] } ?? []
         case "retype":
             return try records("retype takes a record {column: \"Type\"}").map { .retype(column: $0.key, type: $0.value) }
         case "rename":
             return try records("rename takes a record {old: \"new\"}").map { .rename(column: $0.key, to: $0.value) }
         default:
-            throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, database, cluster, retype, rename")
+            throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, database, cluster, distributed, retype, rename")
         }
     }
 }

@@ -26,7 +26,12 @@ public struct Slice: Sendable, Codable, Equatable {
     public var index: Int
     public var buckets: Int
     public var rows: Int
-    public var id: String { buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)" }
+    /// On a cluster: the shard whose local tables the slice copies (one replica of it does).
+    public var shard: Int? = nil
+    public var id: String {
+        let local = buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)"
+        return shard.map { "shard\($0)/\(local)" } ?? local
+    }
 }
 
 /// A range of block numbers `[min, max]` (the middle of a part name `p_min_max_level`).
@@ -97,11 +102,13 @@ struct StateStore {
     let database: String
     let owner: String
     let clock: MigrationClock
+    /// Set on a cluster: the state table is Replicated ON CLUSTER.
+    var cluster: String? = nil
     static let tableName = StateTableSQL.tableName
     private let seqSource = SequenceSource()
 
     var table: String { sql.table }
-    var sql: StateTableSQL { StateTableSQL(database: database) }
+    var sql: StateTableSQL { StateTableSQL(database: database, cluster: cluster) }
     var createSQL: String { sql.createSQL }
 
     func ensureTable() throws { try transport.run(createSQL) }

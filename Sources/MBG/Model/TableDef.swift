@@ -53,6 +53,9 @@ public struct TableDef: Sendable, Hashable, Codable {
     public var engine: String
     public var ttl: String?
     public var settings: [SettingDef]
+    /// `distributed [by EXPR]`: the sharding expression; the rows then live in
+    /// `<physical>_local` and `<physical>` is a Distributed table over it.
+    public var distributedBy: String? = nil
 
     public init(
         name: String, version: Version? = nil, database: String? = nil, cluster: String? = nil,

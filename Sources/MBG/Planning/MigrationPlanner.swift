@@ -116,6 +116,7 @@ public struct Planner: Sendable {
     /// blocked drift when it exists otherwise (mbg never recreates a table).
     func tableStep(_ t: TableDef) -> PlanStep {
         guard let live = inputs.catalog.table(t.physicalName, database: t.database) else {
+            if t.cluster != nil || t.distributedBy != nil || t.isReplicated { return clusteredTableStep(t) }
             return PlanStep(.createTable, target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
         }
         let drift = catalogTableDiff(declared: t, live: live.definition)
@@ -144,7 +145,7 @@ public struct Planner: Sendable {
         let s = MigrationSQL(m, database: database, catalog: inputs.catalog, capabilities: capabilities)
         let db = m.to.database ?? database
         let state = inputs.recorded[m.name] ?? MigrationState()
-        let store = StateTableSQL(database: database)
+        let store = StateTableSQL(database: database, cluster: s.cluster)
         let (strategy, why) = state.strategy.map { ($0, "\($0.rawValue), recorded when the migration started") } ?? chooseStrategy(m, timing: timing)
         let phase = state.phase == .rolledBack ? .declared : state.phase
         func status(_ done: Bool) -> PlanStep.Status { done ? .done : .pending }
@@ -157,7 +158,7 @@ public struct Planner: Sendable {
             notes: ["append-only rows read with argMax(value, seq): no UPDATE/DELETE, works on 18.16"]))
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
-                              sql: [s.createNewTable()], status: status(inputs.exists(s.newName, in: db)))
+                              sql: s.createNewTables(), status: status(inputs.exists(s.newName, in: db)))
         if !inputs.exists(s.oldName, in: m.from.database ?? database) {
             create.status = .blocked
             create.notes.append("the old table \(s.old) does not exist")
@@ -202,18 +203,27 @@ public struct Planner: Sendable {
         }
         if let b = m.batch { bfNotes.append("partitions above \(b) rows are split into hash buckets") }
         if let th = m.throttle { bfNotes.append("throttled to \(th) rows/s") }
-        steps.append(PlanStep(.backfill, target: s.newName, summary: "backfill \(s.new) from \(s.old) in slices",
-                              sql: backfillSQL, status: status(phase >= .backfilled), notes: bfNotes))
+        let backfill = PlanStep(.backfill, target: s.newName, summary: "backfill \(s.new) from \(s.old) in slices",
+                                sql: backfillSQL, status: status(phase >= .backfilled), notes: bfNotes)
+        if s.cluster != nil {
+            steps += clusterBackfillSteps(m, s, backfill, strategy: strategy)
+        } else {
+            steps.append(backfill)
+        }
 
         let vFilter = strategy == .cutoff ? "\(quoteIdentifier(m.cutoffColumn ?? "")) < toDateTime(\(t))" : nil
         steps.append(PlanStep(.verify, target: m.name, summary: "verify \(s.new) against \(s.old) per partition",
                               sql: [s.verifyQuery(s.old, image: true, filter: vFilter), s.verifyQuery(s.new, image: false, filter: vFilter)],
                               status: status(phase >= .verified),
                               notes: ["a mismatch stops the migration before cut-over and names the partitions"]))
+        if s.cluster != nil { clusterVerifySteps(m, s, &steps, cutoff: t, done: phase >= .verified) }
 
         var cut = PlanStep(.cutover, target: m.name, summary: "cut over (\(m.cutover.rawValue)) — postponed until `cutover`",
                            status: status(phase >= .cutOver))
         switch m.cutover {
+        case .swap where s.cluster != nil:
+            cut.status = .blocked
+            cut.notes.append(MigrationSQL.swapOnClusterRefusal)
         case .versioned:
             cut.notes.append("nothing is renamed: consumers move to \(s.new); the bridge forwards rows still written to \(s.old) until finish")
         case .swap where m.transform != nil:
@@ -231,7 +241,8 @@ public struct Planner: Sendable {
 
         let oldData = m.cutover == .swap ? s.new : s.old
         steps.append(PlanStep(.finish, target: m.name, summary: "finish — postponed until `finish`: drop the bridge, then the old data \(oldData)",
-                              sql: [s.drop(s.bridge, isView: true), s.drop(oldData)], status: status(phase >= .finished)))
+                              sql: s.cluster == nil ? [s.drop(s.bridge, isView: true), s.drop(oldData)] : [s.dropEverywhere(s.bridge, isView: true)] + s.dropVersion(old: true),
+                              status: status(phase >= .finished)))
         for i in steps.indices { steps[i].migration = m.name }
         return steps
     }

@@ -14,6 +14,9 @@ public struct MigrationSQL: Sendable {
     public let old: String
     public let new: String
     public let bridge: String
+    /// The cluster every DDL of the migration runs ON (stage tables excepted:
+    /// a stage is one node's scratch space).
+    public let cluster: String?
     /// New-table columns the copy fills: all of them with a transform, else the
     /// ones the old table also has (the rest take their defaults).
     public let copiedColumns: [ColumnDef]
@@ -30,8 +33,11 @@ public struct MigrationSQL: Sendable {
         let oldColumns = oldColumns ?? m.from.columns
         self.oldColumns = oldColumns
         db = m.to.database ?? database
-        oldName = m.from.physicalName
-        newName = m.to.physicalName
+        // Behind a Distributed table the rows live in `<name>_local`: bridge,
+        // backfill and verification work local to local.
+        oldName = m.from.dataName
+        newName = m.to.dataName
+        cluster = m.to.cluster ?? m.from.cluster
         old = qualified(m.from.database ?? database, oldName)
         new = qualified(db, newName)
         bridge = qualified(db, m.bridge)
@@ -75,17 +81,29 @@ public struct MigrationSQL: Sendable {
         return text
     }
 
-    public func createNewTable() -> String {
+    /// The new version: its data table, and on a cluster with `distributed`
+    /// the Distributed table in front of it.
+    public func createNewTables() -> [String] {
         var t = migration.to
         t.database = db
-        return createTableSQL(t)
+        if t.cluster == nil && t.distributedBy == nil && !t.isReplicated { return [createTableSQL(t)] }
+        return createTableStatements(t, database: db, capabilities: capabilities)
+    }
+
+    /// The old version's Distributed table, dropped by finish after its data table.
+    public var oldDistributed: String? {
+        migration.from.distributedBy == nil ? nil : qualified(migration.from.database ?? database, migration.from.physicalName)
+    }
+    /// The new version's Distributed table, dropped by rollback.
+    public var newDistributed: String? {
+        migration.to.distributedBy == nil ? nil : qualified(db, migration.to.physicalName)
     }
 
     /// The bridge never uses POPULATE: rows that existed before it come from the backfill.
     public func createBridge(cutoff: Int?) -> String {
         let filter = cutoff.map { "\(quoteIdentifier(migration.cutoffColumn ?? "")) >= toDateTime(\($0))" }
         let select = image(filter: filter)
-        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge) TO \(new) AS \(select)"
+        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge)\(onCluster(cluster)) TO \(new) AS \(select)"
     }
 
     /// Rows the backfill copies, for one strategy and slice.
@@ -101,7 +119,16 @@ public struct MigrationSQL: Sendable {
         return f.joined(separator: " AND ")
     }
 
-    public func createStage(_ index: Int) -> String { "CREATE TABLE \(stage(index)) AS \(new)" }
+    public func createStage(_ index: Int) -> String {
+        guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
+        // `AS new` would copy the ZooKeeper path: the stage would join the new version's replicas.
+        var t = migration.to
+        t.database = db
+        t.engine = unreplicatedEngine(t.engine)
+        t.cluster = nil
+        t.distributedBy = nil
+        return createTableSQL(t, ifNotExists: false, name: stageName(index))
+    }
 
     public func fillStage(_ index: Int, filter: String) -> String {
         "INSERT INTO \(stage(index)) (\(columnList)) \(image(filter: filter))"
@@ -131,6 +158,19 @@ public struct MigrationSQL: Sendable {
     public func drop(_ table: String, isView: Bool = false) -> String {
         let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
         return "DROP \(kind) IF EXISTS \(table)\(capabilities.atomicDatabase ? " SYNC" : "")"
+    }
+
+    /// A drop of what the migration created or replaces: ON CLUSTER on a cluster.
+    public func dropEverywhere(_ table: String, isView: Bool = false) -> String {
+        guard cluster != nil else { return drop(table, isView: isView) }
+        let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
+        return "DROP \(kind) IF EXISTS \(table)\(onCluster(cluster))\(capabilities.atomicDatabase ? " SYNC" : "")"
+    }
+
+    /// Drops of a version (its Distributed table first, then its data).
+    public func dropVersion(old: Bool) -> [String] {
+        let distributed = old ? oldDistributed : newDistributed
+        return (distributed.map { [dropEverywhere($0)] } ?? []) + [dropEverywhere(old ? self.old : new)]
     }
 
     public func stopMerges(_ table: String) -> String { "SYSTEM STOP MERGES \(table)" }

@@ -3,6 +3,9 @@
 struct StateTableSQL: Sendable {
     static let tableName = "_mbg_state"
     let database: String
+    /// On a cluster: created ON CLUSTER, every node a replica of one
+    /// replication group (no `{shard}` in the path), so every node sees one state.
+    var cluster: String? = nil
 
     var table: String { qualified(database, Self.tableName) }
 
@@ -10,7 +13,7 @@ struct StateTableSQL: Sendable {
     /// feature 18.16 lacks. Reads never rely on merges having happened.
     var createSQL: String {
         """
-        CREATE TABLE IF NOT EXISTS \(table)
+        CREATE TABLE IF NOT EXISTS \(table)\(onCluster(cluster))
         (
             migration String,
             key String,
@@ -19,8 +22,13 @@ struct StateTableSQL: Sendable {
             at DateTime DEFAULT now(),
             seq UInt64
         )
-        ENGINE = ReplacingMergeTree(seq)
+        ENGINE = \(engine)
         ORDER BY (migration, key)
         """
+    }
+
+    var engine: String {
+        guard cluster != nil else { return "ReplacingMergeTree(seq)" }
+        return "ReplicatedReplacingMergeTree('/clickhouse/mbg/\(database.isEmpty ? "<database>" : database)/\(Self.tableName)', '{shard}-{replica}', seq)"
     }
 }

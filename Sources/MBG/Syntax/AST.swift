@@ -39,6 +39,8 @@ public enum TableClause: Sendable, Hashable {
     case settings([(name: Name, value: String)])
     case database(Name)
     case cluster(Name)
+    /// `distributed [by "expr"]`: nil shards by `rand()`.
+    case distributed(Expr?)
 
     public static func == (a: TableClause, b: TableClause) -> Bool {
         String(describing: a) == String(describing: b)

@@ -18,7 +18,7 @@ public struct Parser {
     ]
     static let clauseWords: Set<String> = [
         "order_by", "primary_key", "partition_by", "engine", "ttl", "settings", "database",
-        "cluster",
+        "cluster", "distributed",
     ]
     static let migrateWords: Set<String> = [
         "via", "cutoff", "batch", "throttle", "transform", "strategy", "cutover", "name",
@@ -470,6 +470,10 @@ public struct Parser {
             return .settings(settings)
         case "database": return .database(try expectName("a database name", allowReserved: true))
         case "cluster": return .cluster(try expectName("a cluster name", allowReserved: true))
+        case "distributed":
+            // `distributed` alone shards by rand(); `distributed by "expr"` by the expression.
+            guard matchWord("by") else { return .distributed(nil) }
+            return .distributed(try sqlText("a sharding expression in quotes after 'distributed by'"))
         default: throw fail("unknown clause '\(word)'")
         }
     }
