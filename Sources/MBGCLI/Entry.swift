@@ -33,8 +33,9 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
         abstract: "Blue/green table migrations for ClickHouse, as a small language.",
         discussion: """
             With no arguments: a REPL when stdin is a terminal, else the script on stdin.
-            Exit codes: 0 ok, 2 changes pending (plan --detailed-exitcode), 64 usage,
-            65 script error, 69 ClickHouse or connection error, 70 verification mismatch,
+            Exit codes: 0 ok, 2 changes pending (plan --detailed-exitcode), 3 runtime error
+            or failed assert, 64 usage, 65 script does not parse or check,
+            69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
         subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self])
@@ -231,7 +232,7 @@ func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: 
 }
 
 func askOnTerminal(_ question: String) -> Bool {
-    FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+    Console.errRaw("\(question) [y/N] ")
     guard let answer = readLine() else { return false }
     return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: .whitespaces))
 }
@@ -274,9 +275,8 @@ func runREPL(_ settings: RunSettings) -> MBGExit {
     }
     interpreter.options.continueOnError = true
     let backend = InterpreterBackend(interpreter: interpreter, settings: settings)
-    let sink = StandardOutputSink()
     let editor = LineEditor(historyPath: LineEditor.historyPath())
-    let repl = REPL(backend: backend, reader: editor, output: sink, style: .forStandardOutput())
+    let repl = REPL(backend: backend, reader: editor, output: Console.standardOutput, style: .forStandardOutput())
     return repl.run() == .finished ? .success : .scriptError
 }
 

@@ -1,37 +1,6 @@
 import Foundation
 import MBG
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// Writes to stdout/stderr without buffering surprises between the two.
-enum Console {
-    static let lock = NSLockShim()
-    static func out(_ text: String) {
-        lock.with {
-            FileHandle.standardOutput.write(Data((text + "\n").utf8))
-        }
-    }
-    /// Bytes already encoded, plus a newline.
-    static func out(bytes: [UInt8]) {
-        lock.with {
-            var data = Data(bytes)
-            data.append(0x0A)
-            FileHandle.standardOutput.write(data)
-        }
-    }
-    static func err(_ text: String) {
-        lock.with {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-        }
-    }
-    static var stdoutIsTerminal: Bool { isatty(1) == 1 }
-    static var stderrIsTerminal: Bool { isatty(2) == 1 }
-    static var stdinIsTerminal: Bool { isatty(0) == 1 }
-    static var colorAllowed: Bool { ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
-}
-
 /// Results to stdout (tables, or JSON lines with `--json`), warnings to stderr.
 final class TerminalOutput: OutputSink {
     let json: Bool
@@ -102,7 +71,7 @@ final class ConsoleReporter: ProgressReporter, @unchecked Sendable {
     var liveShown = false
     func finishLive() {
         if liveShown {
-            FileHandle.standardError.write(Data("\n".utf8))
+            Console.errRaw("\n")
             liveShown = false
         }
     }
@@ -113,7 +82,7 @@ final class ConsoleReporter: ProgressReporter, @unchecked Sendable {
             let eta = rowsPerSecond > 0 && total > done ? Int(Double(total - done) / rowsPerSecond) : 0
             let text = "\(label): \(done)/\(total) rows (\(pct)%), \(Int(rowsPerSecond)) rows/s, ETA \(eta)s"
             if live {
-                FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+                Console.errRaw("\r\u{1B}[2K\(text)")
                 liveShown = true
             } else if Date().timeIntervalSince(lastPlain) >= 1 || done >= total {
                 Console.err(text)

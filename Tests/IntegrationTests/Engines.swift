@@ -3,35 +3,64 @@ import MBG
 import XCTest
 
 /// The real servers the integration tests talk to, one per lane.
-enum Lane: String, CaseIterable {
+enum Lane: String, CaseIterable, Sendable {
     /// Debian's clickhouse-server 18.16.
     case v18 = "MBG_TEST_URL_18"
     /// chDB 26.9 behind an HTTP front.
     case v26 = "MBG_TEST_URL_26"
 
     var isModern: Bool { self == .v26 }
+    /// "18" or "26", for messages.
+    var name: String { self == .v18 ? "18" : "26" }
 }
 
-/// One lane, reachable, with a fresh database that is dropped afterwards.
-struct LaneContext {
+/// A server and a fresh database on it, for one test; the one way integration
+/// tests get a database (`onEveryLane` for the shared engines, `create` for
+/// an engine a test starts itself).
+struct LaneContext: Sendable {
     let lane: Lane
     let url: URL
     let transport: HTTPTransport
     let database: String
+    /// Detected from the server and the database's engine.
+    let capabilities: Capabilities
+
+    /// "18" or "26", for messages.
+    var name: String { lane.name }
 
     /// A transport whose default database is the test database.
     func transportInDatabase() throws -> HTTPTransport {
-        try HTTPTransport(options: ConnectionOptions(url: url, database: database, timeout: 60))
+        try HTTPTransport(options: ConnectionOptions(url: url, database: database, timeout: transport.options.timeout))
+    }
+
+    /// Creates a fresh database on the server at `url`.
+    static func create(_ lane: Lane, url: URL, timeout: Double = 60) throws -> LaneContext {
+        let transport = try HTTPTransport(options: ConnectionOptions(url: url, timeout: timeout))
+        let database = "mbg_it_" + UUID().uuidString.prefix(8).lowercased()
+        try transport.run("CREATE DATABASE \(quoteIdentifier(database))")
+        let version = try transport.run("SELECT version()").scalar ?? ""
+        let engine = try transport.run("SELECT engine FROM system.databases WHERE name = \(quoteString(database))").scalar ?? ""
+        return LaneContext(
+            lane: lane, url: url, transport: transport, database: database,
+            capabilities: .detect(version: version, databaseEngine: engine))
+    }
+
+    /// Drops the database (SYNC where the engine knows it, so the name is free at once).
+    func drop() throws {
+        try transport.run("DROP DATABASE IF EXISTS \(quoteIdentifier(database))\(capabilities.atomicDatabase ? " SYNC" : "")")
     }
 }
 
 extension XCTestCase {
-    /// Runs `body` on every lane with its own fresh database. A lane without its
-    /// URL fails the test: a missing engine is never a pass.
+    /// Runs `body` on each of `lanes` (all by default) with its own fresh
+    /// database, dropped afterwards. A lane without its URL fails the test: a
+    /// missing engine is never a pass. An error thrown by `body` fails the
+    /// test, naming the lane.
     func onEveryLane(
+        _ lanes: [Lane] = Lane.allCases, timeout: Double = 60,
         file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext) throws -> Void
     ) {
-        for lane in Lane.allCases {
+        for lane in lanes {
             guard let text = ProcessInfo.processInfo.environment[lane.rawValue], !text.isEmpty,
                 let url = URL(string: text)
             else {
@@ -44,20 +73,17 @@ extension XCTestCase {
                 continue
             }
             do {
-                let transport = try HTTPTransport(options: ConnectionOptions(url: url, timeout: 60))
-                let database = "mbg_it_" + UUID().uuidString.prefix(8).lowercased()
-                try transport.run("CREATE DATABASE \(quoteIdentifier(database))")
+                let context = try LaneContext.create(lane, url: url, timeout: timeout)
                 defer {
-                    let sync = lane.isModern ? " SYNC" : ""
                     do {
-                        try transport.run("DROP DATABASE IF EXISTS \(quoteIdentifier(database))\(sync)")
+                        try context.drop()
                     } catch {
-                        XCTFail("[\(lane)] dropping \(database): \(error)", file: file, line: line)
+                        XCTFail("[\(lane.name)] dropping \(context.database): \(error)", file: file, line: line)
                     }
                 }
-                try body(LaneContext(lane: lane, url: url, transport: transport, database: database))
+                try body(context)
             } catch {
-                XCTFail("[\(lane)] \(error)", file: file, line: line)
+                XCTFail("[\(lane.name)] \(error)", file: file, line: line)
             }
         }
     }

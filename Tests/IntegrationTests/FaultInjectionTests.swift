@@ -23,7 +23,7 @@ final class FaultInjectionTests: XCTestCase {
 
     func killedMidBackfill(_ kind: OwnEngine.Kind) throws {
         let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env(test: name)
+        let env = try engine.env()
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .versioned)
         let runner = env.runner()
@@ -47,7 +47,7 @@ final class FaultInjectionTests: XCTestCase {
 
     func frozenDuringCutover(_ kind: OwnEngine.Kind) throws {
         let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env(test: name, timeout: 3)
+        let env = try engine.env(timeout: 3)
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .swap)
         let runner = env.runner()
@@ -73,7 +73,7 @@ final class FaultInjectionTests: XCTestCase {
 
     func killedAfterRename(_ kind: OwnEngine.Kind) throws {
         let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env(test: name)
+        let env = try engine.env()
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .swap)
         let runner = env.runner()
@@ -94,13 +94,12 @@ final class FaultInjectionTests: XCTestCase {
     /// (code 158, TOO_MANY_ROWS): the stage may hold part of the slice.
     func sliceServerError(_ kind: OwnEngine.Kind) throws {
         let engine = try OwnEngine.start(kind, test: self)
-        let env0 = try engine.env(test: name)
-        let failing = FailingTransport(env0.transport)
-        let env = Env(server: env0.server, transport: env0.transport, capabilities: env0.capabilities, database: env0.database)
+        let env = try engine.env()
+        let failing = FailingTransport(env.transport)
         try env.seed(Self.rows)
         let m = env.migration(strategy: .fence, mode: .versioned)
         let runner = MigrationRunner(transport: failing, capabilities: env.capabilities, database: env.database,
-                                     reporter: PrintReporter(env.server), owner: "fault")
+                                     reporter: PrintReporter(env.name), owner: "fault")
         runner.fenceSettleSeconds = 0.2
         XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
             print("[\(kind)] slice failed: \(error)")
@@ -114,12 +113,12 @@ final class FaultInjectionTests: XCTestCase {
 
     // MARK: checks
 
-    func assertExactlyOnce(_ env: Env, _ table: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertExactlyOnce(_ env: LaneContext, _ table: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try env.transport.run("SELECT count(), uniqExact(id), min(id), max(id) FROM \(qualified(env.database, table))").rows.first ?? []
         XCTAssertEqual(r, ["\(Self.rows)", "\(Self.rows)", "0", "\(Self.rows - 1)"], "every row exactly once", file: file, line: line)
     }
 
-    func assertNoStages(_ env: Env, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertNoStages(_ env: LaneContext, file: StaticString = #filePath, line: UInt = #line) throws {
         let n = try env.transport.run("SELECT count() FROM system.tables WHERE database = \(quoteString(env.database)) AND name LIKE '\\_mbg\\_stage%'").scalar
         XCTAssertEqual(n, "0", "stage tables left", file: file, line: line)
     }
@@ -246,13 +245,8 @@ final class OwnEngine: @unchecked Sendable {
         try script("start")
     }
 
-    func env(test: String, timeout: Double = 60) throws -> Env {
-        let url = URL(string: "http://127.0.0.1:\(port)")!
-        let transport = try HTTPTransport(options: ConnectionOptions(url: url, timeout: timeout))
-        let db = "mbgf_\(UInt32.random(in: 0...UInt32.max))"
-        try transport.run("CREATE DATABASE \(db)")
-        let version = try transport.run("SELECT version()").scalar ?? ""
-        let engine = try transport.run("SELECT engine FROM system.databases WHERE name = \(quoteString(db))").scalar ?? ""
-        return Env(server: kind.rawValue, transport: transport, capabilities: .detect(version: version, databaseEngine: engine), database: db)
+    /// A fresh database on this engine (it goes with the engine's folder).
+    func env(timeout: Double = 60) throws -> LaneContext {
+        try LaneContext.create(kind == .ch18 ? .v18 : .v26, url: URL(string: "http://127.0.0.1:\(port)")!, timeout: timeout)
     }
 }

@@ -7,35 +7,10 @@ import XCTest
 /// The real `mbg` binary against the real engines (`eval "$(scripts/engines-up)"`):
 /// the exit code and message of every error class that needs a server, and the
 /// security properties (hostile names, passwords, TLS). Each lane gets its own
-/// fresh database, dropped afterwards.
+/// fresh database (`onEveryLane`), dropped afterwards.
 final class LiveCLITests: XCTestCase {
     static let password = ProcessInfo.processInfo.environment["MBG_TEST_PASSWORD"] ?? "mbg_test_password"
     static let user = ProcessInfo.processInfo.environment["MBG_TEST_USER"] ?? "mbg_test"
-
-    struct Lane {
-        var name: String
-        var url: String
-        var transport: HTTPTransport
-        var database: String
-        var modern: Bool
-    }
-
-    /// Runs `body` on each lane with a fresh database; a lane without its URL fails.
-    func onLanes(_ body: (Lane) throws -> Void) throws {
-        let env = ProcessInfo.processInfo.environment
-        for name in ["26", "18"] {
-            guard let text = env["MBG_TEST_URL_\(name)"], let url = URL(string: text) else {
-                XCTFail("MBG_TEST_URL_\(name) is not set: eval \"$(scripts/engines-up)\"")
-                continue
-            }
-            let t = try HTTPTransport(options: ConnectionOptions(url: url, timeout: 60))
-            let db = "mbg_cli_\(UInt32.random(in: 0...UInt32.max))"
-            try t.run("CREATE DATABASE \(db)")
-            let modern = name == "26"
-            defer { _ = try? t.run("DROP DATABASE IF EXISTS \(db)\(modern ? " SYNC" : "")") }
-            try body(Lane(name: name, url: text, transport: t, database: db, modern: modern))
-        }
-    }
 
     func script(_ table: String, _ actions: String, options: String = "strategy fence") -> String {
         let q = isPlainIdentifier(table) ? table : "`\(table)`"
@@ -59,7 +34,7 @@ final class LiveCLITests: XCTestCase {
         return path
     }
 
-    func seed(_ lane: Lane, _ physical: String, rows: Int = 10_000) throws {
+    func seed(_ lane: LaneContext, _ physical: String, rows: Int = 10_000) throws {
         let t = qualified(lane.database, physical)
         try lane.transport.run("CREATE TABLE \(t) (id UInt64, ts DateTime, payload String) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY id")
         try lane.transport.run("INSERT INTO \(t) SELECT number, toDateTime('2024-01-01 00:00:00') + number * 3000, toString(number) FROM numbers(\(rows))")
@@ -68,13 +43,13 @@ final class LiveCLITests: XCTestCase {
     // MARK: - error classes that need a server
 
     func testServerErrorClasses() throws {
-        try onLanes { lane in
-            let base = ["--url", lane.url, "--database", lane.database]
+        onEveryLane { lane in
+            let base = ["--url", lane.url.absoluteString, "--database", lane.database]
             // Authentication failure: 69, the server's code, never the password tried.
             let wrong = "wrong-secret-\(UInt32.random(in: 0...UInt32.max))"
             var r = try runMBG(["-c", "sql \"SELECT 1\"", "--user", Self.user] + base, environment: ["MBG_PASSWORD": wrong])
             XCTAssertEqual(r.status, 69, "[\(lane.name)] auth failure: \(r.stderr)")
-            XCTAssertTrue(r.stderr.contains(lane.modern ? "516" : "193"), "[\(lane.name)] \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(lane.lane.isModern ? "516" : "193"), "[\(lane.name)] \(r.stderr)")
             XCTAssertFalse((r.stdout + r.stderr).contains(wrong), "[\(lane.name)] the password tried leaked")
             print("[\(lane.name)] auth failure: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
 
@@ -110,8 +85,8 @@ final class LiveCLITests: XCTestCase {
     /// migration as one table; the table `victim` survives.
     func testHostileNameThroughWholeMigration() throws {
         let hostile = "x'; DROP TABLE victim; -- \"é 名\\"
-        try onLanes { lane in
-            let base = ["--url", lane.url, "--database", lane.database, "--yes"]
+        onEveryLane { lane in
+            let base = ["--url", lane.url.absoluteString, "--database", lane.database, "--yes"]
             try lane.transport.run("CREATE TABLE \(qualified(lane.database, "victim")) (a UInt8) ENGINE = MergeTree ORDER BY a")
             try seed(lane, hostile + "_0_0")
             let r = try runMBG(["run", try file(script(hostile, "apply \(("`" + hostile + "`"))\ncutover `\(hostile)`\nfinish `\(hostile)`", options: "strategy fence cutover swap"))] + base)
@@ -129,20 +104,20 @@ final class LiveCLITests: XCTestCase {
     /// not stdout, stderr (success and failure), the state table, nor the REPL history.
     func testPasswordNeverAppears() throws {
         let marker = Self.password
-        try onLanes { lane in
-            let base = ["--url", lane.url, "--database", lane.database, "--user", Self.user, "--yes"]
+        onEveryLane { lane in
+            let base = ["--url", lane.url.absoluteString, "--database", lane.database, "--user", Self.user, "--yes"]
             let env = ["MBG_PASSWORD": marker]
             try seed(lane, "ev_0_0", rows: 1000)
             var outputs = ""
             let full = script("ev", "apply ev\nstatus ev\ncutover ev\nfinish ev keep\nprint env(\"MBG_PASSWORD\")", options: "strategy fence cutover swap")
             var r = try runMBG(["run", try file(full)] + base, environment: env)
             outputs += r.stdout + r.stderr
-            XCTAssertEqual(r.status, 65, "[\(lane.name)] env() of a password variable is refused: \(r.stderr)")
+            XCTAssertEqual(r.status, 3, "[\(lane.name)] env() of a password variable is refused (a runtime error): \(r.stderr)")
             r = try runMBG(["-c", "sql \"SELECT throwIf(1, 'boom')\""] + base, environment: env)
             XCTAssertEqual(r.status, 69)
             outputs += r.stdout + r.stderr
             // The same with the password in the URL instead.
-            let inURL = lane.url.replacingOccurrences(of: "://", with: "://\(Self.user):\(marker)@")
+            let inURL = lane.url.absoluteString.replacingOccurrences(of: "://", with: "://\(Self.user):\(marker)@")
             r = try runMBG(["-c", "sql \"SELECT * FROM nope\"", "--url", inURL, "--database", lane.database])
             outputs += r.stdout + r.stderr
             XCTAssertEqual(r.status, 69, "[\(lane.name)] \(r.stderr)")

@@ -12,123 +12,123 @@ final class LiveMigrationTests: XCTestCase {
 
     // MARK: cases, per server
 
-    func test26CutoffVersioned() throws { try live("26", .cutoff, .versioned) }
-    func test26FenceSwap() throws { try live("26", .fence, .swap) }
-    func test26FenceVersioned() throws { try live("26", .fence, .versioned) }
-    func test26CutoffSwapRollbackAfterCutover() throws { try live("26", .cutoff, .swap, rollbackAfterCutover: true) }
-    func test26FenceSwapRollbackAfterCutover() throws { try live("26", .fence, .swap, rollbackAfterCutover: true) }
-    func test26CrashAndResume() throws { try live("26", .fence, .swap, crashes: crashPoints) }
-    func test26CutoffCrashAndResume() throws { try live("26", .cutoff, .versioned, crashes: ["bridge.after", "backfill.moved", "verify.after"]) }
-    func test26VerificationMismatchNamesPartition() throws { try mismatch("26") }
-    func test26Throttle() throws { try throttle("26") }
+    func test26CutoffVersioned() { live(.v26, .cutoff, .versioned) }
+    func test26FenceSwap() { live(.v26, .fence, .swap) }
+    func test26FenceVersioned() { live(.v26, .fence, .versioned) }
+    func test26CutoffSwapRollbackAfterCutover() { live(.v26, .cutoff, .swap, rollbackAfterCutover: true) }
+    func test26FenceSwapRollbackAfterCutover() { live(.v26, .fence, .swap, rollbackAfterCutover: true) }
+    func test26CrashAndResume() { live(.v26, .fence, .swap, crashes: crashPoints) }
+    func test26CutoffCrashAndResume() { live(.v26, .cutoff, .versioned, crashes: ["bridge.after", "backfill.moved", "verify.after"]) }
+    func test26VerificationMismatchNamesPartition() { mismatch(.v26) }
+    func test26Throttle() { throttle(.v26) }
 
-    func test18CutoffVersioned() throws { try live("18", .cutoff, .versioned) }
-    func test18FenceSwap() throws { try live("18", .fence, .swap) }
-    func test18FenceVersioned() throws { try live("18", .fence, .versioned) }
-    func test18CutoffSwapRollbackAfterCutover() throws { try live("18", .cutoff, .swap, rollbackAfterCutover: true) }
-    func test18CrashAndResume() throws { try live("18", .fence, .swap, crashes: crashPoints) }
-    func test18VerificationMismatchNamesPartition() throws { try mismatch("18") }
+    func test18CutoffVersioned() { live(.v18, .cutoff, .versioned) }
+    func test18FenceSwap() { live(.v18, .fence, .swap) }
+    func test18FenceVersioned() { live(.v18, .fence, .versioned) }
+    func test18CutoffSwapRollbackAfterCutover() { live(.v18, .cutoff, .swap, rollbackAfterCutover: true) }
+    func test18CrashAndResume() { live(.v18, .fence, .swap, crashes: crashPoints) }
+    func test18VerificationMismatchNamesPartition() { mismatch(.v18) }
 
     let crashPoints = ["bridge.before", "bridge.after", "backfill.staged", "backfill.moved", "verify.after", "cutover.renamed"]
 
     // MARK: scenario
 
     func live(
-        _ server: String, _ strategy: BackfillStrategy, _ mode: CutoverMode,
+        _ lane: Lane, _ strategy: BackfillStrategy, _ mode: CutoverMode,
         rollbackAfterCutover: Bool = false, crashes: [String] = []
-    ) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        try env.seed(Self.seedRows)
-        let m = env.migration(strategy: strategy, mode: mode)
-        let writers = Writers(env: env, table: m.from.physicalName, count: 2)
-        writers.start()
-        Thread.sleep(forTimeInterval: 1)
-
-        // Crash at each point in turn, then run again: state says what is done.
-        let pending = FaultPlan(crashes)
-        let runner = env.runner()
-        runner.faultHook = { point in try pending.hit(point) }
-        var attempts = 0
-        while true {
-            attempts += 1
-            do {
-                try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
-                try runner.cutover(m)
-                break
-            } catch MigrationError.injectedFault(let point) {
-                print("[\(server)] crashed at \(point), resuming")
-                XCTAssertLessThan(attempts, 20)
-            }
-        }
-        XCTAssertTrue(pending.remaining.isEmpty, "fault points never reached: \(pending.remaining)")
-        if mode == .versioned { writers.retarget(m.to.physicalName) }
-        Thread.sleep(forTimeInterval: 1)
-        let live: String
-        if rollbackAfterCutover {
-            try runner.rollback(m)  // switch back
+    ) {
+        onEveryLane([lane], timeout: 120) { env in
+            try env.seed(Self.seedRows)
+            let m = env.migration(strategy: strategy, mode: mode)
+            let writers = Writers(env: env, table: m.from.physicalName, count: 2)
+            writers.start()
             Thread.sleep(forTimeInterval: 1)
-            if mode == .versioned { writers.retarget(m.from.physicalName) }
-            try runner.rollback(m)  // drop what the migration made (a no-op if already)
-            live = m.from.physicalName
-        } else {
-            try runner.finish(m, keepOld: false)
-            live = mode == .swap ? m.from.physicalName : m.to.physicalName
+
+            // Crash at each point in turn, then run again: state says what is done.
+            let pending = FaultPlan(crashes)
+            let runner = env.runner()
+            runner.faultHook = { point in try pending.hit(point) }
+            var attempts = 0
+            while true {
+                attempts += 1
+                do {
+                    try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+                    try runner.cutover(m)
+                    break
+                } catch MigrationError.injectedFault(let point) {
+                    print("[\(env.name)] crashed at \(point), resuming")
+                    XCTAssertLessThan(attempts, 20)
+                }
+            }
+            XCTAssertTrue(pending.remaining.isEmpty, "fault points never reached: \(pending.remaining)")
+            if mode == .versioned { writers.retarget(m.to.physicalName) }
+            Thread.sleep(forTimeInterval: 1)
+            let live: String
+            if rollbackAfterCutover {
+                try runner.rollback(m)  // switch back
+                Thread.sleep(forTimeInterval: 1)
+                if mode == .versioned { writers.retarget(m.from.physicalName) }
+                try runner.rollback(m)  // drop what the migration made (a no-op if already)
+                live = m.from.physicalName
+            } else {
+                try runner.finish(m, keepOld: false)
+                live = mode == .swap ? m.from.physicalName : m.to.physicalName
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+            writers.stop()
+            let result = try env.count(live, writers: writers)
+            print("[\(env.name)] \(strategy) \(mode)\(rollbackAfterCutover ? " rollback" : "")\(crashes.isEmpty ? "" : " crashes=\(crashes.count)"): seed \(result.seed)/\(Self.seedRows), writer rows \(result.writerUnique)/\(writers.acked) acked, lost \(result.lost), duplicated \(result.duplicated), failed requests \(writers.failures) (retried without duplicates)")
+            XCTAssertEqual(result.seed, Self.seedRows)
+            XCTAssertEqual(result.seedDuplicated, 0)
+            XCTAssertEqual(result.lost, 0)
+            XCTAssertEqual(result.duplicated, 0)
+            XCTAssertEqual(writers.unresolved, 0, "writer requests whose outcome stayed unknown")
+            if lane == .v26 { XCTAssertEqual(writers.failures, 0, "writers saw errors on 26.9") }
+            let st = try runner.status(m).first
+            XCTAssertEqual(st?.phase, rollbackAfterCutover ? .rolledBack : .finished)
         }
-        Thread.sleep(forTimeInterval: 0.5)
-        writers.stop()
-        let result = try env.count(live, writers: writers)
-        print("[\(server)] \(strategy) \(mode)\(rollbackAfterCutover ? " rollback" : "")\(crashes.isEmpty ? "" : " crashes=\(crashes.count)"): seed \(result.seed)/\(Self.seedRows), writer rows \(result.writerUnique)/\(writers.acked) acked, lost \(result.lost), duplicated \(result.duplicated), failed requests \(writers.failures) (retried without duplicates)")
-        XCTAssertEqual(result.seed, Self.seedRows)
-        XCTAssertEqual(result.seedDuplicated, 0)
-        XCTAssertEqual(result.lost, 0)
-        XCTAssertEqual(result.duplicated, 0)
-        XCTAssertEqual(writers.unresolved, 0, "writer requests whose outcome stayed unknown")
-        if server == "26" { XCTAssertEqual(writers.failures, 0, "writers saw errors on 26.9") }
-        let st = try runner.status(m).first
-        XCTAssertEqual(st?.phase, rollbackAfterCutover ? .rolledBack : .finished)
     }
 
-    func mismatch(_ server: String) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        try env.seed(200_000)
-        let m = env.migration(strategy: .fence, mode: .versioned)
-        let runner = env.runner()
-        let newTable = qualified(env.database, m.to.physicalName)
-        runner.faultHook = { point in
-            if point == "verify.before" {
-                // One extra row in March 2024 of the new table.
-                try env.transport.run("INSERT INTO \(newTable) (id, ts, payload) VALUES (999999999, toDateTime('2024-03-10 00:00:00'), 'bogus')")
+    func mismatch(_ lane: Lane) {
+        onEveryLane([lane], timeout: 120) { env in
+            try env.seed(200_000)
+            let m = env.migration(strategy: .fence, mode: .versioned)
+            let runner = env.runner()
+            let newTable = qualified(env.database, m.to.physicalName)
+            runner.faultHook = { point in
+                if point == "verify.before" {
+                    // One extra row in March 2024 of the new table.
+                    try env.transport.run("INSERT INTO \(newTable) (id, ts, payload) VALUES (999999999, toDateTime('2024-03-10 00:00:00'), 'bogus')")
+                }
             }
-        }
-        XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)) { error in
-            guard case MigrationError.verificationMismatch(_, let parts) = error else {
-                return XCTFail("expected a verification mismatch, got \(error)")
+            XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)) { error in
+                guard case MigrationError.verificationMismatch(_, let parts) = error else {
+                    return XCTFail("expected a verification mismatch, got \(error)")
+                }
+                XCTAssertEqual(parts.map(\.partition), ["202403"])
+                XCTAssertEqual((error as? MigrationError)?.category, .verification)
+                print("[\(env.name)] \(error)")
             }
-            XCTAssertEqual(parts.map(\.partition), ["202403"])
-            XCTAssertEqual((error as? MigrationError)?.category, .verification)
-            print("[\(server)] \(error)")
+            XCTAssertEqual(try runner.status(m).first?.phase, .backfilled, "stopped before cut-over")
         }
-        XCTAssertEqual(try runner.status(m).first?.phase, .backfilled, "stopped before cut-over")
     }
 
     /// The backfill's average rate stays within 10% of the throttle.
-    func throttle(_ server: String) throws {
-        guard let env = try Env.open(server, test: name) else { return }
-        defer { env.dropDatabase() }
-        try env.seed(600_000)
-        var m = env.migration(strategy: .fence, mode: .versioned)
-        m.throttle = 200_000
-        let reporter = RateReporter()
-        let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
-                                     reporter: reporter, owner: "throttle")
-        runner.fenceSettleSeconds = 0
-        try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
-        print(String(format: "[%@] throttle 200000 rows/s: backfill averaged %.0f rows/s", server, reporter.lastRate))
-        // The throttle is a ceiling: however fast the server, never above it
-        // (how close it stays below is a benchmark, scripts/bench, not a test).
-        XCTAssertLessThanOrEqual(reporter.lastRate, 220_000)
+    func throttle(_ lane: Lane) {
+        onEveryLane([lane], timeout: 120) { env in
+            try env.seed(600_000)
+            var m = env.migration(strategy: .fence, mode: .versioned)
+            m.throttle = 200_000
+            let reporter = RateReporter()
+            let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
+                                         reporter: reporter, owner: "throttle")
+            runner.fenceSettleSeconds = 0
+            try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+            print(String(format: "[%@] throttle 200000 rows/s: backfill averaged %.0f rows/s", env.name, reporter.lastRate))
+            // The throttle is a ceiling: however fast the server, never above it
+            // (how close it stays below is a benchmark, scripts/bench, not a test).
+            XCTAssertLessThanOrEqual(reporter.lastRate, 220_000)
+        }
     }
 }
 
@@ -163,31 +163,9 @@ final class FaultPlan: @unchecked Sendable {
     }
 }
 
-struct Env {
-    let server: String
-    let transport: HTTPTransport
-    let capabilities: Capabilities
-    let database: String
-
-    static func open(_ server: String, test: String) throws -> Env? {
-        let vars = ProcessInfo.processInfo.environment
-        guard let url = vars["MBG_TEST_URL_\(server)"].flatMap(URL.init(string:)) else {
-            XCTFail("MBG_TEST_URL_\(server) is not set: start the engines with `eval \"$(scripts/engines-up)\"` (swift test --filter MBGTests runs only the tests that need no server)")
-            return nil
-        }
-        let transport = try HTTPTransport(options: ConnectionOptions(url: url, timeout: 120))
-        let slug = test.filter { $0.isLetter || $0.isNumber }.suffix(40)
-        let db = "mbgt_\(slug)_\(UInt32.random(in: 0...UInt32.max))"
-        try transport.run("CREATE DATABASE \(quoteIdentifier(db))")
-        let version = try transport.run("SELECT version()").scalar ?? ""
-        let engine = try transport.run("SELECT engine FROM system.databases WHERE name = \(quoteString(db))").scalar ?? ""
-        return Env(server: server, transport: transport, capabilities: .detect(version: version, databaseEngine: engine), database: db)
-    }
-
-    func dropDatabase() {
-        _ = try? transport.run("DROP DATABASE IF EXISTS \(quoteIdentifier(database))\(capabilities.atomicDatabase ? " SYNC" : "")")
-    }
-
+/// The migration scenario of these tests on a lane's fresh database: table
+/// `ev` v0.0 seeded, migrated to v0.1 ordered by (ts, id).
+extension LaneContext {
     var columns: [ColumnDef] {
         [ColumnDef(name: "id", type: "UInt64"), ColumnDef(name: "ts", type: "DateTime"), ColumnDef(name: "payload", type: "String")]
     }
@@ -214,7 +192,7 @@ struct Env {
 
     func runner(owner: String = "test:\(ProcessInfo.processInfo.processIdentifier)") -> MigrationRunner {
         MigrationRunner(transport: transport, capabilities: capabilities, database: database,
-                        reporter: PrintReporter(server), owner: owner)
+                        reporter: PrintReporter(name), owner: owner)
     }
 
     func catalog() -> Catalog { Catalog(capabilities: capabilities, database: database, tables: []) }
@@ -240,11 +218,11 @@ struct Env {
 }
 
 extension Writers {
-    /// Two columns more than an id: `ts` and `payload`, as `Env.oldTable` has.
-    convenience init(env: Env, table: String, count: Int) {
+    /// Two columns more than an id: `ts` and `payload`, as `LaneContext.oldTable` has.
+    convenience init(env: LaneContext, table: String, count: Int) {
         self.init(
             transport: { try HTTPTransport(options: env.transport.options) }, database: env.database, table: table,
-            threads: count, label: env.server,
+            threads: count, label: env.name,
             batch: { w, seq in (0..<10).map { String(LiveMigrationTests.writerBase + w * 10_000_000 + seq * 10 + $0) } },
             insert: { table, list in "INSERT INTO \(table) (id, ts, payload) SELECT arrayJoin([\(list)]) AS id, now(), 'w'" })
     }

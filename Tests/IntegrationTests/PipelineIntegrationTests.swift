@@ -118,8 +118,9 @@ final class PipelineIntegrationTests: XCTestCase {
         }
     }
 
-    /// stdlib `checks` for real: duplicated ids fail the run (exit 65) before
-    /// anything is applied; without duplicates the same script passes.
+    /// stdlib `checks` for real: duplicated ids fail the run (exit 3, a runtime
+    /// failure: the script is fine, the data is not) before anything is
+    /// applied; without duplicates the same script passes.
     func testCheckModuleFailsThePipeline() {
         onEveryLane { ctx in
             let t = try ctx.transportInDatabase()
@@ -134,7 +135,7 @@ final class PipelineIntegrationTests: XCTestCase {
                 print "checked"
                 """)
             let failing = try runMBG(["run", script.path], ctx)
-            XCTAssertEqual(failing.status, 65, "[\(ctx.lane)] \(failing.stderr)")
+            XCTAssertEqual(failing.status, 3, "[\(ctx.lane)] \(failing.stderr)")
             XCTAssertTrue(failing.stderr.contains("check 'unique id in users' failed: 1 row(s) returned, first: {id: 2, copies: 2}"), "[\(ctx.lane)] \(failing.stderr)")
             XCTAssertFalse(failing.stdout.contains("checked"))
 

@@ -13,6 +13,7 @@ final class Writers: @unchecked Sendable {
     private let label: String
     private let batch: Batch
     private let insertSQL: Insert
+    private let idColumn: String
     private let lock = NSLock()
     private var target: String
     private var stopping = false
@@ -25,8 +26,9 @@ final class Writers: @unchecked Sendable {
     /// the statement that writes them (`list` joins them with commas).
     init(
         transport: @escaping @Sendable () throws -> HTTPTransport, database: String, table: String, threads: Int,
-        label: String, batch: @escaping Batch, insert: @escaping Insert
+        label: String, batch: @escaping Batch, insert: @escaping Insert, idColumn: String = "id"
     ) {
+        self.idColumn = idColumn
         makeTransport = transport
         self.database = database
         target = table
@@ -76,7 +78,7 @@ final class Writers: @unchecked Sendable {
                 lock.withLock { _failures += 1 }
                 print("[\(label)] writer insert failed: \(error)")
                 Thread.sleep(forTimeInterval: 0.05)
-                guard let n = try? transport.execute(Query("SELECT count() FROM \(table) WHERE id IN (\(list))")).scalar.flatMap({ Int($0) }) else { continue }
+                guard let n = try? transport.execute(Query("SELECT count() FROM \(table) WHERE \(idColumn) IN (\(list))")).scalar.flatMap({ Int($0) }) else { continue }
                 if n == rows.count { lock.withLock { ids += rows }; return }
                 if n != 0 { lock.withLock { _unresolved += 1 }; return }
             }

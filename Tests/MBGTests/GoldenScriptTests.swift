@@ -1,6 +1,6 @@
 import Foundation
 import TestSupport
-import XCTest
+import Testing
 
 /// Runs every `Tests/Scripts/**/*.mbg` through the real binary and checks the
 /// expectations written in its comments:
@@ -13,9 +13,10 @@ import XCTest
 ///
 /// In an expected line, `{{any}}` matches any text (times chosen at run time).
 ///
-/// Adding a case is adding a file.
-final class GoldenScriptTests: XCTestCase {
-    struct Case {
+/// Adding a case is adding a file. Each file is its own test case (Swift
+/// Testing's parameterized test), so a failure names the file.
+struct GoldenScriptTests {
+    struct Case: Sendable, CustomTestStringConvertible {
         var path: String
         var args: [String] = []
         var expected: [String] = []
@@ -23,7 +24,11 @@ final class GoldenScriptTests: XCTestCase {
         var exit: Int32?
         var stdin: String?
         var anyOutput = false
+
+        var testDescription: String { path }
     }
+
+    static let all = cases()
 
     static func cases() -> [Case] {
         let root = repositoryRoot().appendingPathComponent("Tests/Scripts")
@@ -57,35 +62,31 @@ final class GoldenScriptTests: XCTestCase {
         return cases.sorted { $0.path < $1.path }
     }
 
-    func testScripts() throws {
-        let cases = Self.cases()
-        XCTAssertGreaterThanOrEqual(cases.count, 80, "golden scripts missing")
-        var failures = 0
-        for c in cases {
-            var args = c.args.isEmpty ? ["run", "--dry-run", "FILE"] : c.args
-            args = args.map { $0 == "FILE" ? c.path : $0 }
-            if !args.contains(c.path) && !args.contains("-c") && c.stdin == nil { args.append(c.path) }
-            let r = try runMBG(args, stdin: c.stdin, directory: repositoryRoot())
-            let name = c.path.replacingOccurrences(of: repositoryRoot().path + "/", with: "")
-            let expectedExit = c.exit ?? (c.expectedErrors.isEmpty ? 0 : 65)
-            var problems: [String] = []
-            if r.status != expectedExit { problems.append("exit \(r.status), expected \(expectedExit)") }
-            if !c.anyOutput {
-                let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                let got = lines.last == "" ? Array(lines.dropLast()) : lines
-                if !linesMatch(got, c.expected) {
-                    problems.append("stdout:\n" + got.joined(separator: "\n") + "\n--- expected:\n" + c.expected.joined(separator: "\n"))
-                }
-            }
-            for e in c.expectedErrors where !r.stderr.contains(e) {
-                problems.append("stderr lacks \"\(e)\"")
-            }
-            if !problems.isEmpty {
-                failures += 1
-                XCTFail("\(name): " + problems.joined(separator: "; ") + "\nstderr:\n\(r.stderr)")
-            }
+    @Test func scriptsAreFound() {
+        #expect(Self.all.count >= 80, "golden scripts missing")
+    }
+
+    @Test(arguments: all)
+    func script(_ file: Case) throws {
+        var args = file.args.isEmpty ? ["run", "--dry-run", "FILE"] : file.args
+        args = args.map { $0 == "FILE" ? file.path : $0 }
+        if !args.contains(file.path) && !args.contains("-c") && file.stdin == nil { args.append(file.path) }
+        let r = try runProgram(
+            productsDirectory().appendingPathComponent("mbg"), args, stdin: file.stdin,
+            environment: ["MBG_HOME": repositoryRoot().path], directory: repositoryRoot(), timeout: 60)
+        #expect(!r.timedOut, "\(file.path): did not finish within 60 s")
+        let expectedExit = file.exit ?? (file.expectedErrors.isEmpty ? 0 : 65)
+        #expect(r.status == expectedExit, "\(file.path): exit \(r.status), expected \(expectedExit)\nstderr:\n\(r.stderr)")
+        if !file.anyOutput {
+            let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let got = lines.last == "" ? Array(lines.dropLast()) : lines
+            #expect(
+                linesMatch(got, file.expected),
+                "\(file.path): stdout:\n\(got.joined(separator: "\n"))\n--- expected:\n\(file.expected.joined(separator: "\n"))")
         }
-        print("golden scripts: \(cases.count - failures) passed, \(failures) failed")
+        for e in file.expectedErrors {
+            #expect(r.stderr.contains(e), "\(file.path): stderr lacks \"\(e)\"\nstderr:\n\(r.stderr)")
+        }
     }
 }
 

@@ -54,11 +54,14 @@ extension Interpreter {
                 if !seen.insert(c.name.text).inserted {
                     throw Diagnostic(.check, "duplicate column '\(c.name.text)' in table \(decl.name.text)", at: loc(file, c.name.range))
                 }
-                list.append(
-                    ColumnDef(
-                        name: c.name.text, type: c.type, isKey: c.isKey,
-                        defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
-                        codec: try c.codec.map { try sqlString($0, env, file, "a codec") }))
+                var column = ColumnDef(
+                    name: c.name.text, type: c.type, isKey: c.isKey,
+                    defaultExpression: try c.defaultSQL.map { try sqlString($0, env, file, "a default") },
+                    codec: try c.codec.map { try sqlString($0, env, file, "a codec") },
+                    comment: try c.comment.map { try sqlString($0, env, file, "a comment") },
+                    ttl: try c.ttl.map { try sqlString($0, env, file, "a TTL") })
+                column.kind = c.valueKind
+                list.append(column)
             }
             if body.isEmpty {
                 throw Diagnostic(.check, "table \(decl.name.text) has no columns", at: loc(file, decl.range), hint: "declare at least one column: name Type")
@@ -118,6 +121,18 @@ extension Interpreter {
         case .settings(let list): return .settings(list.map { SettingDef(name: $0.name.text, value: $0.value) })
         case .database(let n): return .database(n.text)
         case .cluster(let n): return .cluster(n.text)
+        case .sampleBy(let item): return .sampleBy(try item.map(key))
+        case .comment(let e): return .comment(try e.map { try sqlString($0, env, file, "a comment") })
+        case .index(let name, let definition):
+            guard let d = definition else { return .dropIndex(name.text) }
+            let type: String
+            switch d.type {
+            case .text(let t): type = t
+            case .sql(let x): type = try sqlString(x, env, file, "an index type")
+            }
+            return .index(name: name.text, expression: try key(d.expression), type: type, granularity: d.granularity)
+        case .projection(let name, let query):
+            return .projection(name: name.text, try query.map { ProjectionDef(name: name.text, query: try sqlString($0, env, file, "a projection")) })
         case .distributed(let e): return .distributed(try e.map { try sqlString($0, env, file, "a sharding expression") } ?? defaultShardingKey)
         }
     }
@@ -129,6 +144,8 @@ extension Interpreter {
         switch clause {
         case .orderBy(let list), .primaryKey(let list): items = list
         case .partitionBy(let one): items = [one]
+        case .sampleBy(let one?): items = [one]
+        case .index(_, let d?): items = [d.expression]
         default: return nil
         }
         guard item < items.count, case .column(let name) = items[item] else { return nil }
@@ -258,7 +275,7 @@ extension Interpreter {
         do {
             m = try MBG.declareMigration(from: from, to: to, changes: changes, bridgeView: { session.view($0) })
         } catch {
-            let fallback = error.message.hasSuffix("both sides are the same table") ? toLocation : location
+            let fallback = error.message.contains(": both sides are") ? toLocation : location
             throw diagnostic(error, file, fallback: fallback) { change, _ in
                 if case .cutoff(let column, _) = decl.options[change].option { return column.range }
                 return decl.options[change].range

@@ -31,6 +31,16 @@ enum TableChange {
     case distributed(String)
     case retype(column: String, type: String)
     case rename(column: String, to: String)
+    /// nil: no sampling.
+    case sampleBy(KeyExpr?)
+    /// nil: no comment.
+    case comment(String?)
+    /// A skip index by name (replacing one of that name).
+    case index(name: String, expression: KeyExpr, type: String, granularity: Int?)
+    /// Drops an index the base has.
+    case dropIndex(String)
+    /// A projection by name; nil drops one the base has.
+    case projection(name: String, ProjectionDef?)
 }
 
 /// One option of a migration, evaluated.
@@ -68,9 +78,10 @@ struct DeclarationError: Error {
 /// given) and `changes` applied in order.
 /// `columnsKnown` is false when the base lives on a server that was not read
 /// (`check`): column names cannot be checked then.
+/// `dropSampling` is how the hint spells dropping SAMPLE BY.
 func declareVersion(
     name: String, version: Version?, base: TableDef?, columns: [ColumnDef]?, changes: [TableChange],
-    columnsKnown: Bool = true
+    columnsKnown: Bool = true, dropSampling: String = "`sample_by none`"
 ) throws(DeclarationError) -> TableDef {
     var table = base ?? TableDef(name: name)
     table.name = name
@@ -127,6 +138,28 @@ func declareVersion(
             table.orderBy = table.orderBy?.map { $0 == q ? quoteIdentifier(new) : $0 }
             table.primaryKey = table.primaryKey?.map { $0 == q ? quoteIdentifier(new) : $0 }
             if table.partitionBy == q { table.partitionBy = quoteIdentifier(new) }
+            if table.sampleBy == q { table.sampleBy = quoteIdentifier(new) }
+        case .sampleBy(let item):
+            if let item { table.sampleBy = try checked([item], index)[0] } else { table.sampleBy = nil }
+        case .comment(let text): table.comment = text
+        case .index(let indexName, let expression, let type, let granularity):
+            table.indexes.removeAll { $0.name == indexName }
+            let sql = try checked([expression], index)[0]
+            table.indexes.append(IndexDef(name: indexName, expression: sql, type: type, granularity: granularity))
+        case .dropIndex(let indexName):
+            if base?.indexes.contains(where: { $0.name == indexName }) != true, columnsKnown {
+                throw DeclarationError("table \(name) has no index \(indexName) to drop", change: index)
+            }
+            table.indexes.removeAll { $0.name == indexName }
+        case .projection(let projectionName, let definition):
+            table.projections.removeAll { $0.name == projectionName }
+            guard let definition else {
+                if base?.projections.contains(where: { $0.name == projectionName }) != true, columnsKnown {
+                    throw DeclarationError("table \(name) has no projection \(projectionName) to drop", change: index)
+                }
+                continue
+            }
+            table.projections.append(definition)
         }
     }
     if table.distributedBy != nil && table.cluster == nil {
@@ -151,6 +184,25 @@ func declareVersion(
         }
         if base != nil { table.primaryKey = nil }
     }
+    // Features kept from the base must still fit: point at the change that
+    // states the feature, else (SAMPLE BY) at the one that changed the key.
+    if columnsKnown, let problem = featureProblems(table, base: base, dropSampling: dropSampling).first {
+        let stated = changes.firstIndex { change in
+            switch (change, problem.feature) {
+            case (.sampleBy, .sampleBy): return true
+            case (.index(let n, _, _, _), .index(let m)), (.dropIndex(let n), .index(let m)), (.projection(let n, _), .projection(let m)):
+                return n == m
+            default: return false
+            }
+        }
+        let cause = changes.firstIndex { change in
+            switch change {
+            case .orderBy, .primaryKey: return true
+            default: return false
+            }
+        }
+        throw DeclarationError(problem.message, hint: problem.hint, change: stated ?? (problem.feature == .sampleBy ? cause : nil))
+    }
     return table
 }
 
@@ -161,6 +213,9 @@ func declareMigration(
 ) throws(DeclarationError) -> MigrationDef {
     let logical = to.name
     if from.physicalName == to.physicalName {
+        if from.name == to.name, let v = to.version, from.version == v {
+            throw DeclarationError("migrate \(logical): both sides are v\(v)", hint: "migrate to a different version")
+        }
         throw DeclarationError("migrate \(logical): both sides are the same table")
     }
     var m = MigrationDef(name: logical, from: from, to: to, bridge: "mv_\(logical)_to_\(to.version?.suffix ?? to.physicalName)")

@@ -7,24 +7,25 @@ extension Interpreter {
         // derive(table, "v0.1", {order_by: [...], partition_by: "...", engine: "...", ...})
         register("derive", arity: 3) { args, ctx in
             let interp = ctx.interpreter
-            guard case .table(let base) = args[0] else { throw ctx.error("derive takes a table first, got a \(args[0].typeName)") }
+            guard case .table(let base) = args[0] else { throw ctx.checkError("derive takes a table first, got a \(args[0].typeName)") }
             guard case .string(let vtext) = args[1], let version = Version(parsing: vtext) else {
-                throw ctx.error("derive takes a version like \"v0.1\" second", hint: "e.g. derive(events, \"v0.1\", {order_by: [\"id\"]})")
+                throw ctx.checkError("derive takes a version like \"v0.1\" second", hint: "e.g. derive(events, \"v0.1\", {order_by: [\"id\"]})")
             }
-            guard case .record(let fields) = args[2] else { throw ctx.error("derive takes a record of changes third") }
+            guard case .record(let fields) = args[2] else { throw ctx.checkError("derive takes a record of changes third") }
             if let bv = base.version, version <= bv {
-                throw ctx.error("derive: v\(version) is not higher than \(base.physicalName)'s v\(bv)")
+                throw ctx.checkError("derive: v\(version) is not higher than \(base.physicalName)'s v\(bv)")
             }
             if interp.session.table(base.name, version) != nil {
-                throw ctx.error("table \(base.name) v\(version) is already declared")
+                throw ctx.checkError("table \(base.name) v\(version) is already declared")
             }
             let changes = try fields.flatMap { try interp.tableChanges($0.key, $0.value, base: base, ctx) }
             do {
-                let t = try declareVersion(name: base.name, version: version, base: base, columns: nil, changes: changes)
+                let t = try declareVersion(
+                    name: base.name, version: version, base: base, columns: nil, changes: changes, dropSampling: "sample_by: null")
                 interp.session.add(t)
                 return .table(t)
             } catch let error as DeclarationError {
-                throw ctx.error(error.message, hint: error.hint)
+                throw ctx.checkError(error.message, hint: error.hint)
             }
         }
 
@@ -33,9 +34,9 @@ extension Interpreter {
         register("migration", arity: 3) { args, ctx in
             let interp = ctx.interpreter
             guard case .table(let from) = args[0], case .table(let to) = args[1] else {
-                throw ctx.error("migration takes the old and the new table")
+                throw ctx.checkError("migration takes the old and the new table")
             }
-            guard case .record(let options) = args[2] else { throw ctx.error("migration takes a record of options third") }
+            guard case .record(let options) = args[2] else { throw ctx.checkError("migration takes a record of options third") }
             var changes: [MigrationChange] = []
             for (key, value) in options {
                 switch (key, value) {
@@ -49,7 +50,7 @@ extension Interpreter {
                 case ("cutover", .string(let s)): changes.append(.cutover(s))
                 case ("name", .string(let s)): changes.append(.name(s))
                 default:
-                    throw ctx.error("migration: bad option \(key): \(value.literal)", hint: "options: via, cutoff, lateness, batch, throttle, transform, strategy, cutover, name")
+                    throw ctx.checkError("migration: bad option \(key): \(value.literal)", hint: "options: via, cutoff, lateness, batch, throttle, transform, strategy, cutover, name")
                 }
             }
             do {
@@ -57,7 +58,7 @@ extension Interpreter {
                 interp.session.add(m)
                 return .migration(m)
             } catch let error as DeclarationError {
-                throw ctx.error(error.message, hint: error.hint)
+                throw ctx.checkError(error.message, hint: error.hint)
             }
         }
     }
@@ -69,10 +70,10 @@ extension Interpreter {
             case .string(let s): return [s]
             case .list(let items):
                 return try items.map {
-                    guard case .string(let s) = $0 else { throw ctx.error("\(key) takes strings") }
+                    guard case .string(let s) = $0 else { throw ctx.checkError("\(key) takes strings") }
                     return s
                 }
-            default: throw ctx.error("\(key) takes a string or a list of strings")
+            default: throw ctx.checkError("\(key) takes a string or a list of strings")
             }
         }
         // A column of the base by name, else SQL text.
@@ -80,9 +81,9 @@ extension Interpreter {
             try strings(v).map { base.column(named: $0) != nil ? .column($0) : .sql($0) }
         }
         func records(_ what: String) throws -> [(key: String, value: String)] {
-            guard case .record(let fields) = value else { throw ctx.error(what) }
+            guard case .record(let fields) = value else { throw ctx.checkError(what) }
             return try fields.map { field in
-                guard case .string(let s) = field.value else { throw ctx.error(what) }
+                guard case .string(let s) = field.value else { throw ctx.checkError(what) }
                 return (field.key, s)
             }
         }
@@ -94,13 +95,42 @@ extension Interpreter {
         case "ttl": return try strings(value).first.map { [.ttl($0)] } ?? []
         case "database": return try strings(value).first.map { [.database($0)] } ?? []
         case "cluster": return try strings(value).first.map { [.cluster($0)] } ?? []
+        case "sample_by":
+            if case .null = value { return [.sampleBy(nil)] }
+            return try keys(value).first.map { [.sampleBy($0)] } ?? []
+        case "comment":
+            if case .null = value { return [.comment(nil)] }
+            return try strings(value).first.map { [.comment($0)] } ?? []
+        case "index":
+            // {name: {expression: "…", type: "minmax", granularity: 1}}; null drops the index.
+            guard case .record(let fields) = value else { throw ctx.checkError("index takes a record {name: {expression: …, type: …}}") }
+            return try fields.map { name, spec in
+                if case .null = spec { return .dropIndex(name) }
+                guard case .string(let expression)? = spec.field("expression"), case .string(let type)? = spec.field("type") else {
+                    throw ctx.checkError("index \(name) needs {expression: \"…\", type: \"…\"}")
+                }
+                var granularity: Int?
+                if case .int(let g)? = spec.field("granularity") { granularity = g }
+                let column: KeyExpr = base.column(named: expression) != nil ? .column(expression) : .sql(expression)
+                return .index(name: name, expression: column, type: type, granularity: granularity)
+            }
+        case "projection":
+            // {name: "SELECT …"}; null drops the projection.
+            guard case .record(let fields) = value else { throw ctx.checkError("projection takes a record {name: \"SELECT …\"}") }
+            return try fields.map { name, query in
+                if case .null = query { return .projection(name: name, nil) }
+                guard case .string(let q) = query else { throw ctx.checkError("projection \(name) takes a SELECT string") }
+                return .projection(name: name, ProjectionDef(name: name, query: q))
+            }
+        case "settings":
+            return [.settings(try records("settings takes a record {name: \"value\"}").map { SettingDef(name: $0.key, value: $0.value) })]
         case "distributed": return try strings(value).first.map { [.distributed($0)] } ?? []
         case "retype":
             return try records("retype takes a record {column: \"Type\"}").map { .retype(column: $0.key, type: $0.value) }
         case "rename":
             return try records("rename takes a record {old: \"new\"}").map { .rename(column: $0.key, to: $0.value) }
         default:
-            throw ctx.error("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, engine, ttl, database, cluster, distributed, retype, rename")
+            throw ctx.checkError("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, sample_by, index, projection, engine, ttl, comment, settings, database, cluster, distributed, retype, rename")
         }
     }
 }

@@ -13,6 +13,7 @@ extension MigrationError: CategorizedError {
         switch self {
         case .locked: .lock
         case .verificationMismatch: .verification
+        case .notFullyCompared: .notCompared
         case .inconsistent, .injectedFault: .server
         case .wrongPhase, .unsupported: .runtime
         }

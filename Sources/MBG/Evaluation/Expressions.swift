@@ -102,7 +102,10 @@ extension Interpreter {
                 throw Diagnostic(.check, "\(fn.name) takes \(arity) argument\(arity == 1 ? "" : "s"), got \(args.count)", at: location)
             }
             return try body(args, CallContext(location: location, interpreter: self))
-        case .user(let params, let body, let closure, let file):
+        case .user(let params, let body, let closureRef, let file):
+            guard let closure = closureRef.environment else {
+                throw Diagnostic(.runtime, "\(fn.name): the scope it was defined in is gone", at: location)
+            }
             guard params.count == args.count else {
                 throw Diagnostic(.check, "\(fn.name) takes \(params.count) argument\(params.count == 1 ? "" : "s"), got \(args.count)", at: location)
             }

@@ -30,7 +30,7 @@ public final class Interpreter {
     public func register(
         _ name: String, arity: Int?, _ body: @escaping ([Value], CallContext) throws -> Value
     ) {
-        globals.define(name, .function(FunctionValue(name: name, body: .native(arity: arity, body))))
+        globals.define(name, .function(FunctionValue(name: name, arity: arity, body)))
     }
 
     /// Parses and evaluates a source text. Throws a `DiagnosticList` with every
@@ -105,7 +105,7 @@ public final class Interpreter {
             }
             return .null
         case .function(let name, let params, let body, _):
-            env.define(name.text, .function(FunctionValue(name: name.text, body: .user(params: params.map(\.text), body: body, closure: env, file: file))))
+            env.define(name.text, .function(FunctionValue(name: name.text, body: .user(params: params.map(\.text), body: body, closure: .strong(env), file: file))))
             return .null
         case .returnStmt(let value, _):
             throw ReturnSignal(value: try value.map { try eval($0, env, file) } ?? .null)

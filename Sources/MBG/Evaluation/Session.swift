@@ -9,8 +9,6 @@ public struct Session {
     private var tablesByName: [String: [Int]] = [:]
     private var viewsByName: [String: Int] = [:]
     private var migrationsByName: [String: Int] = [:]
-    private var migrationTargets: Set<String> = []
-    private var bridges: Set<String> = []
 
     mutating func add(_ t: TableDef) {
         tablesByName[t.name, default: []].append(tables.count)
@@ -29,8 +27,6 @@ public struct Session {
             migrationsByName[m.name] = migrations.count
             migrations.append(m)
         }
-        migrationTargets.insert(m.to.qualifiedName)
-        bridges.insert(m.bridge)
     }
 
     /// Versions of a logical table, lowest first (unversioned counts lowest).
@@ -45,8 +41,6 @@ public struct Session {
     public func latest(_ logical: String) -> TableDef? { versions(of: logical).last }
     public func migration(_ name: String) -> MigrationDef? { migrationsByName[name].map { migrations[$0] } }
     public func view(_ name: String) -> ViewDef? { viewsByName[name].map { views[$0] } }
-    public func isMigrationTarget(_ t: TableDef) -> Bool { migrationTargets.contains(t.qualifiedName) }
-    public func isBridge(_ v: ViewDef) -> Bool { bridges.contains(v.name) }
 
     /// Every name the session knows, for completion.
     public var names: [String] {

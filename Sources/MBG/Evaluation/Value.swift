@@ -83,17 +83,59 @@ import Foundation
 
 /// A function: written in the language, or provided by mbg or a host program.
 public final class FunctionValue: @unchecked Sendable {
-    public enum Body {
-        case user(params: [String], body: [Stmt], closure: Environment, file: SourceFile)
+    enum Body {
+        case user(params: [String], body: [Stmt], closure: Closure, file: SourceFile)
         /// Arity nil accepts any number of arguments.
         case native(arity: Int?, (_ args: [Value], _ context: CallContext) throws -> Value)
     }
+
+    /// The scope a user function closes over. The scope that defines a function
+    /// holds it, so that copy holds the scope weakly; a copy read out of a scope
+    /// holds it strongly and keeps it alive wherever it goes. So a scope and its
+    /// functions never keep each other alive (no reference cycle).
+    enum Closure {
+        case strong(Environment)
+        case weak(WeakEnvironment)
+
+        var environment: Environment? {
+            switch self {
+            case .strong(let e): e
+            case .weak(let w): w.environment
+            }
+        }
+    }
+
     public let name: String
-    public let body: Body
-    public init(name: String, body: Body) {
+    let body: Body
+
+    init(name: String, body: Body) {
         self.name = name
         self.body = body
     }
+
+    /// A function implemented by the host; `arity` nil accepts any number of arguments.
+    public convenience init(
+        name: String, arity: Int?, _ body: @escaping (_ args: [Value], _ context: CallContext) throws -> Value
+    ) {
+        self.init(name: name, body: .native(arity: arity, body))
+    }
+
+    /// This function as stored in `env`: weak when it closes over `env` itself.
+    func stored(in env: Environment) -> FunctionValue {
+        guard case .user(let params, let body, .strong(let closure), let file) = self.body, closure === env else { return self }
+        return FunctionValue(name: name, body: .user(params: params, body: body, closure: .weak(WeakEnvironment(closure)), file: file))
+    }
+
+    /// This function as read out of a scope: holding its closure strongly.
+    func loaded() -> FunctionValue {
+        guard case .user(let params, let body, .weak(let w), let file) = self.body, let env = w.environment else { return self }
+        return FunctionValue(name: name, body: .user(params: params, body: body, closure: .strong(env), file: file))
+    }
+}
+
+final class WeakEnvironment: @unchecked Sendable {
+    weak var environment: Environment?
+    init(_ environment: Environment) { self.environment = environment }
 }
 
 /// What a native function can use: where it was called from, for errors.
@@ -105,6 +147,11 @@ public struct CallContext {
     public func error(_ message: String, hint: String? = nil) -> Diagnostic {
         Diagnostic(.runtime, message, at: location, hint: hint)
     }
+
+    /// A declaration that does not make sense (as `table`/`migrate` statements report it): exit 65.
+    func checkError(_ message: String, hint: String? = nil) -> Diagnostic {
+        Diagnostic(.check, message, at: location, hint: hint)
+    }
 }
 
 /// Variables of one scope, with a link to the enclosing one.
@@ -112,23 +159,56 @@ public final class Environment: @unchecked Sendable {
     private var values: [String: Value] = [:]
     public let parent: Environment?
 
-    public init(parent: Environment? = nil) { self.parent = parent }
+    public init(parent: Environment? = nil) {
+        self.parent = parent
+        Self.counter.add(1)
+    }
 
-    public func define(_ name: String, _ value: Value) { values[name] = value }
+    deinit { Self.counter.add(-1) }
+
+    /// Environments alive now: tests show that closures do not keep scopes alive.
+    static var liveCount: Int { counter.value }
+    private static let counter = LiveCounter()
+
+    public func define(_ name: String, _ value: Value) { values[name] = stored(value) }
 
     public func lookup(_ name: String) -> Value? {
-        if let v = values[name] { return v }
+        if let v = values[name] {
+            if case .function(let f) = v { return .function(f.loaded()) }
+            return v
+        }
         return parent?.lookup(name)
     }
 
     /// Rebinds the variable in the scope that defines it; false if none does.
     public func assign(_ name: String, _ value: Value) -> Bool {
         if values[name] != nil {
-            values[name] = value
+            values[name] = stored(value)
             return true
         }
         return parent?.assign(name, value) ?? false
     }
 
+    /// A function closing over this scope is kept here without keeping the scope alive.
+    private func stored(_ value: Value) -> Value {
+        if case .function(let f) = value { return .function(f.stored(in: self)) }
+        return value
+    }
+
     public var names: [String] { Array(values.keys) + (parent?.names ?? []) }
+}
+
+final class LiveCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) {
+        lock.lock()
+        count += n
+        lock.unlock()
+    }
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
 }

@@ -91,7 +91,7 @@ extension MigrationRunner {
         let all = state.slices ?? []
         let snapshot = state
         let total = all.reduce(0) { $0 + $1.rows }
-        let progress = ProgressCounter(all.reduce(0) { $0 + (snapshot.slice($1.id)?.state == "done" ? (snapshot.slice($1.id)?.rows ?? 0) : 0) })
+        let progress = ProgressCounter(all.reduce(0) { $0 + (snapshot.slice($1.id)?.state == .done ? (snapshot.slice($1.id)?.rows ?? 0) : 0) })
         let started = clock.now()
         let db = m.to.database ?? database
         let label = "backfill \(m.name)"
@@ -101,7 +101,7 @@ extension MigrationRunner {
             let leftovers = Set(
                 try runner.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
                     .rows.compactMap { $0.first ?? nil })
-            for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != "done" {
+            for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != .done {
                 let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers)
                 let done = progress.add(rows)
                 reporter.progress(label, done: done, total: max(total, done), rowsPerSecond: Double(done) / max(clock.now() - started, 0.001))

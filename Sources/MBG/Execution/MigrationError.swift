@@ -4,6 +4,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible, Sendable 
     case locked(migration: String, owner: String, since: String, heartbeatAgeSeconds: Int, stale: Bool)
     /// Old and new disagree; nothing was cut over.
     case verificationMismatch(migration: String, partitions: [PartitionMismatch])
+    /// Nothing differed, but not everything could be compared (the reasons say what and why).
+    case notFullyCompared(migration: String, reasons: [String], notes: [String])
     /// The step cannot run in the migration's current phase.
     case wrongPhase(migration: String, phase: MigrationPhase, action: String, hint: String)
     /// The server or the migration lacks something the step needs.
@@ -18,7 +20,7 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible, Sendable 
     /// The exit-code family the CLI reports this under.
     public var category: Category {
         switch self {
-        case .verificationMismatch: .verification
+        case .verificationMismatch, .notFullyCompared: .verification
         case .locked, .inconsistent, .injectedFault: .clickhouse
         case .wrongPhase, .unsupported: .script
         }
@@ -35,6 +37,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible, Sendable 
         case .verificationMismatch(let m, let parts):
             let list = parts.map(\.description).joined(separator: "; ")
             return "verification mismatch in migration '\(m)', not cut over: \(list)"
+        case .notFullyCompared(let m, let reasons, let notes):
+            return "migration '\(m)' not fully compared (nothing differed in what was): " + (reasons + notes).joined(separator: "; ")
         case .wrongPhase(let m, let phase, let action, let hint):
             return "cannot \(action) migration '\(m)' in phase \(phase.rawValue): \(hint)"
         case .unsupported(let s), .inconsistent(let s): return s

@@ -15,15 +15,29 @@ extension MigrationRunner {
                 reporter.info("\(m.name): already \(state.phase.rawValue)")
             } else {
                 if state.phase == .rolledBack { try store.write(m.name, "phase", MigrationPhase.declared.rawValue) }
-                try start(m, s, &state)
-                try backfill(m, s, &state)
-                try fault("verify.before")
-                let report = try verify(m, s, state)
-                guard report.ok else {
-                    throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
+                let report: VerificationReport
+                do {
+                    try start(m, s, &state)
+                    try backfill(m, s, &state)
+                    try fault("verify.before")
+                    report = try verify(m, s, state)
+                    guard report.ok else {
+                        throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
+                    }
+                } catch let error {
+                    // An injected fault stands for a killed process: no cleanup runs.
+                    if case MigrationError.injectedFault = error { throw error }
+                    secureWriters(m, s)
+                    throw error
                 }
                 try store.write(m.name, "phase", MigrationPhase.verified.rawValue)
-                reporter.info("\(m.name): verified, \(report.rows.count) partition(s) match; ready to cut over")
+                if report.fullyCompared {
+                    reporter.info("\(m.name): verified, \(report.rows.count) partition(s) match; ready to cut over")
+                } else {
+                    // The slices were each compared as they were copied; say plainly what was not.
+                    for why in report.uncompared { reporter.warning("\(m.name): \(why)") }
+                    reporter.info("\(m.name): \(report.notes.joined(separator: "; ")); ready to cut over")
+                }
                 try fault("verify.after")
                 state = try store.load(m.name)
             }
@@ -53,9 +67,10 @@ extension MigrationRunner {
         }
         let strat = state.strategy ?? strategy
         if try !exists(db, m.bridge) {
+            let shape = try proveBridge(s)
             switch strat {
-            case .cutoff: try createCutoffBridge(m, s)
-            case .fence: try createFenceBridge(m, s)
+            case .cutoff: try createCutoffBridge(m, s, shape)
+            case .fence: try createFenceBridge(m, s, shape)
             }
         }
         if state.phase < .started {
@@ -65,12 +80,62 @@ extension MigrationRunner {
         if strat == .fence && state.fence == nil { try finishFence(m, s, &state) }
     }
 
-    func createCutoffBridge(_ m: MigrationDef, _ s: MigrationSQL) throws {
+    /// The bridge's SELECT proven before the live table gets it: the view is made
+    /// on a Null-engine copy of the old table into an empty copy of the new one,
+    /// and one row of defaults is inserted, as a writer naming one column would.
+    /// Returns the first shape the server accepts; leaves nothing behind. Throws
+    /// `.unsupported` with the server's answers when no shape works.
+    func proveBridge(_ s: MigrationSQL) throws -> BridgeShape {
+        let other: BridgeShape = s.defaultBridgeShape == .copiedOnly ? .computedToo : .copiedOnly
+        var shapes = [s.defaultBridgeShape]
+        if s.createProbeBridge(shape: other) != s.createProbeBridge(shape: s.defaultBridgeShape) { shapes.append(other) }
+        var refusals: [String] = []
+        for shape in shapes {
+            defer { for sql in s.dropProbe { _ = try? run(sql) } }
+            do {
+                for sql in s.dropProbe { try run(sql) }
+                try run(s.createProbeSource())
+                try run(s.createProbeTarget())
+                try run(s.createProbeBridge(shape: shape))
+                try run(s.probeInsert)
+                let n = Int(try run(s.probeCount).scalar ?? "") ?? 0
+                // A transform may filter the defaults row out; plain copies must pass it.
+                if n == 1 || s.migration.transform != nil { return shape }
+                refusals.append("the test row reached the copy of \(s.new) \(n) times, not once")
+            } catch let e as TransportError where e.serverCode != nil {
+                refusals.append(e.description)
+            }
+        }
+        throw MigrationError.unsupported(
+            "the server refuses the bridge \(s.bridge) from \(s.old) into \(s.new) on empty copies of both, so inserts into \(s.old) would fail through it: \(refusals.joined(separator: "; "))")
+    }
+
+    /// After `apply` stopped on an error: the live table's writers must keep
+    /// working. A bridge the server no longer accepts (its target gone or
+    /// changed) is dropped with everything the migration made, so a re-run
+    /// starts over; a working bridge stays, so a re-run resumes exactly once.
+    func secureWriters(_ m: MigrationDef, _ s: MigrationSQL) {
+        guard (try? exists(m.to.database ?? database, m.bridge)) == true else { return }
+        do {
+            _ = try proveBridge(s)
+        } catch MigrationError.unsupported(let why) {
+            reporter.warning("\(why); dropping the bridge and what the migration made: apply again to start over")
+            do {
+                try dropCreated(m, s, try store.load(m.name))
+            } catch {
+                reporter.warning("could not drop \(s.bridge): \(error); drop it by hand (rollback) before writers fail")
+            }
+        } catch {
+            // The server did not answer: nothing can be decided from here.
+        }
+    }
+
+    func createCutoffBridge(_ m: MigrationDef, _ s: MigrationSQL, _ shape: BridgeShape) throws {
         for _ in 0..<3 {
             let t = try serverNow() + cutoffMarginSeconds
             try store.write(m.name, "cutoff", String(t))
             try fault("bridge.before")
-            try run(s.createBridge(cutoff: t))
+            try run(s.createBridge(cutoff: t, shape: shape))
             warnOldServerBridge()
             try fault("bridge.after")
             // Rows with ts >= T must all pass through the bridge: it has to exist before T.
@@ -90,7 +155,7 @@ extension MigrationRunner {
         }
     }
 
-    func createFenceBridge(_ m: MigrationDef, _ s: MigrationSQL) throws {
+    func createFenceBridge(_ m: MigrationDef, _ s: MigrationSQL, _ shape: BridgeShape) throws {
         let oldDB = m.from.database ?? database
         // Merges would fold pre-bridge parts into post-bridge ones (and on 26.x
         // `_block_number` of a merged part becomes the part's minimum), so they
@@ -101,7 +166,7 @@ extension MigrationRunner {
         let ranges = Dictionary(grouping: parts, by: \.partition).mapValues { $0.map(\.range) }
         try store.write(m.name, "fence_start", encodeJSON(ranges))
         try fault("bridge.before")
-        try run(s.createBridge(cutoff: nil))
+        try run(s.createBridge(cutoff: nil, shape: shape))
         warnOldServerBridge()
         reporter.info("bridge \(s.bridge) created; fence on \(parts.count) part(s)")
         try fault("bridge.after")
@@ -170,7 +235,7 @@ extension MigrationRunner {
         var slices = state.slices
         if slices == nil {
             let filter = try strategyFilter(s, state, partition: nil)
-            let r = try run("SELECT _partition_id, count() FROM \(s.old) WHERE \(filter) GROUP BY _partition_id ORDER BY _partition_id")
+            let r = try run(s.partitionCounts(filter: filter))
             let cap = min(m.batch ?? Int.max, m.throttle ?? Int.max)
             var list: [Slice] = []
             for row in r.rows {
@@ -184,7 +249,7 @@ extension MigrationRunner {
         }
         let all = slices ?? []
         let total = all.reduce(0) { $0 + $1.rows }
-        var copied = all.reduce(0) { $0 + (state.slice($1.id)?.state == "done" ? (state.slice($1.id)?.rows ?? 0) : 0) }
+        var copied = all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) }
         let started = clock.now()
         var copiedThisRun = 0
         // Merges are stopped for the fence, so the part list holds for the whole run.
@@ -192,9 +257,9 @@ extension MigrationRunner {
         // Stage tables an interrupted run left behind: listed once, not probed per slice.
         let db = m.to.database ?? database
         let leftovers = Set(
-            try run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
+            try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
-        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != "done" {
+        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != .done {
             let rows = try copySlice(m, s, state, slice, index: index, parts: parts, leftovers: leftovers)
             copied += rows
             copiedThisRun += rows
@@ -223,13 +288,13 @@ extension MigrationRunner {
         let db = m.to.database ?? database
         let stageName = s.stageName(index)
         var record = state.slice(slice.id)
-        let stageExists = try record?.state == "staged" && exists(db, stageName)
-        if record?.state == "staged" && !stageExists {
+        let stageExists = try record?.state == .staged && exists(db, stageName)
+        if record?.state == .staged && !stageExists {
             // Stage gone after the move completed: only the final record was missing.
-            try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum)))
+            try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, checksum: record!.checksum)))
             return record!.rows
         }
-        let resumingStaged = record?.state == "staged"
+        let resumingStaged = record?.state == .staged
         if !resumingStaged {
             record = nil
             if leftovers.contains(stageName) { try run(s.drop(s.stage(index))) }  // from an interrupted slice
@@ -239,12 +304,12 @@ extension MigrationRunner {
             if slice.buckets > 1 { filter += " AND \(s.rowHash) % \(slice.buckets) = \(slice.index)" }
             // The slice's rows can no longer change (the strategy's filter fences
             // them), so the old side's checksum is read while the stage fills.
-            let oldSide = Concurrent(transport, "SELECT count(), toString(sum(\(s.rowHash))) FROM (\(s.image(filter: filter)))")
+            let oldSide = Concurrent(transport, s.checksum(of: s.image(filter: filter)))
             let fill = Result { try run(s.fillStage(index, filter: filter)) }
             let oldResult = oldSide.wait()
             _ = try fill.get()
             let old = try oldResult.get()
-            let stage = try run("SELECT count(), toString(sum(\(s.rowHash))) FROM \(s.stage(index))")
+            let stage = try run(s.checksumTable(s.stage(index)))
             func pair(_ r: QueryResult, _ fallback: (Int, String)) -> (Int, String) {
                 guard let row = r.rows.first, row.count >= 2 else { return fallback }
                 return (Int(row[0] ?? "") ?? fallback.0, row[1] ?? fallback.1)
@@ -257,7 +322,7 @@ extension MigrationRunner {
                     PartitionMismatch(partition: slice.id, oldRows: oldRows, newRows: stageRows, oldChecksum: oldSum, newChecksum: stageSum)
                 ])
             }
-            record = SliceRecord(state: "staged", rows: stageRows, checksum: stageSum)
+            record = SliceRecord(state: .staged, rows: stageRows, checksum: stageSum)
             try store.write(m.name, "slice/" + slice.id, encodeJSON(record!))
             try fault("backfill.staged")
         }
@@ -267,11 +332,10 @@ extension MigrationRunner {
         for part in stageParts {
             if resumingStaged && !capabilities.modernSQL {
                 // 18.x copies then drops: a crash between the two leaves rows in both.
-                let r = try run("SELECT count() FROM \(s.stage(index)) WHERE _partition_id = \(quoteString(part))")
-                let n = Int(r.scalar ?? "0") ?? 0
-                let hit = try run("SELECT count() FROM \(s.new) WHERE \(s.rowHash) IN (SELECT \(s.rowHash) FROM \(s.stage(index)) WHERE _partition_id = \(quoteString(part)))")
+                let n = Int(try run(s.stagePartitionCount(index, partition: part)).scalar ?? "0") ?? 0
+                let hit = try run(s.stagePartitionReached(index, partition: part))
                 if (Int(hit.scalar ?? "0") ?? 0) >= n && n > 0 {
-                    try run("ALTER TABLE \(s.stage(index)) DROP PARTITION ID \(quoteString(part))")
+                    try run(s.dropStagePartition(index, partition: part))
                     continue
                 }
             }
@@ -280,7 +344,7 @@ extension MigrationRunner {
         }
         let lock = LockRecord(owner: owner, since: state.lock?.since ?? "?")
         try store.write(m.name, [
-            ("slice/" + slice.id, encodeJSON(SliceRecord(state: "done", rows: record!.rows, checksum: record!.checksum))),
+            ("slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, checksum: record!.checksum))),
             ("lock", encodeJSON(lock)),  // heartbeat
         ])
         try run(s.drop(s.stage(index)))

@@ -17,7 +17,19 @@ extension MigrationRunner {
             throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "verify",
                                             hint: "verification compares old and new between backfill and cut-over")
         }
-        return try verify(m, sqlFor(m), state)
+        let report = try verify(m, sqlFor(m), state)
+        if report.ok && !report.fullyCompared {
+            throw MigrationError.notFullyCompared(migration: m.name, reasons: report.uncompared, notes: report.notes)
+        }
+        return report
+    }
+
+    /// What the backfill measured: each slice compared with its source rows.
+    func sliceSummary(_ state: MigrationState) -> String {
+        let slices = state.slices ?? []
+        let done = slices.compactMap { state.slice($0.id) }.filter { $0.state == .done }
+        let rows = done.reduce(0) { $0 + $1.rows }
+        return "backfill: \(rows) rows in \(done.count) of \(slices.count) slice(s), each compared (count and checksum) with its source rows as it was copied"
     }
 
     func compare(_ oldSQL: String, _ newSQL: String, suffix: String = "") throws -> [VerificationReport.Row] {
@@ -58,29 +70,38 @@ extension MigrationRunner {
             // Old and new as wholes; writers keep adding, so compare only when two
             // reads of the old side agree, and call it a mismatch only if it persists.
             var mismatchSeen = 0
-            var last: [VerificationReport.Row] = []
+            var quiet: [VerificationReport.Row]?
+            var tries = 0
+            let began = clock.now()
             for attempt in 0..<8 {
+                tries += 1
                 let oldQ = s.verifyQuery(s.old, image: true, filter: nil)
                 let first = try run(oldQ).rows
                 let rows = try compare(oldQ, s.verifyQuery(s.new, image: false, filter: nil))
                 let second = try run(oldQ).rows
-                last = rows
                 if first != second {
                     clock.sleep(0.2 * Double(attempt + 1))
                     continue
                 }
+                quiet = rows
                 if rows.allSatisfy(\.matches) { mismatchSeen = 0; break }
                 mismatchSeen += 1
                 if mismatchSeen >= 3 { break }
                 clock.sleep(0.3)
             }
-            report.rows = last
-            if mismatchSeen == 0 && !last.allSatisfy(\.matches) {
-                // Never quiet: fall back to the per-slice checks the backfill made.
-                report.rows = last.map { var r = $0; r.newRows = r.oldRows; r.newChecksum = r.oldChecksum; return r }
-                report.notes.append("writes never paused long enough to compare whole tables; backfilled slices were verified one by one")
+            report.notes.append(sliceSummary(state))
+            if let quiet, quiet.allSatisfy(\.matches) || mismatchSeen >= 3 {
+                report.rows = quiet
+                report.notes.append("whole tables compared per partition at a moment two reads of \(s.old) agreed")
             } else {
-                report.notes.append("whole tables compared per partition (backfill slices were verified one by one)")
+                // Only numbers read at one quiet moment are a comparison; none came.
+                let seconds = String(format: "%.1f", clock.now() - began)
+                var why = "whole tables not compared: writes to \(s.old) never paused long enough for two reads of it to agree (\(tries) tries in \(seconds) s)"
+                if let quiet {
+                    let parts = quiet.filter { !$0.matches }.map(\.partition).joined(separator: ", ")
+                    why += "; a difference in \(parts) seen \(mismatchSeen) time(s) was never confirmed"
+                }
+                report.uncompared.append(why)
             }
         }
         return report
@@ -104,7 +125,7 @@ extension MigrationRunner {
         try fault("cutover.before")
         switch m.cutover {
         case .versioned:
-            try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: "none"))), ("phase", MigrationPhase.cutOver.rawValue)])
+            try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: .none))), ("phase", MigrationPhase.cutOver.rawValue)])
             reporter.info("\(m.name): cut over (versioned): read and write \(s.new); the bridge forwards rows still written to \(s.old) until finish")
         case .swap where cluster != nil:
             throw MigrationError.unsupported(MigrationSQL.swapOnClusterRefusal)
@@ -121,7 +142,7 @@ extension MigrationRunner {
     }
 
     func uuid(_ name: String) throws -> String {
-        try run("SELECT toString(uuid) FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(name))").scalar ?? ""
+        try run(CatalogQueries.uuid(database, name)).scalar ?? ""
     }
 
     func swapByExchange(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
@@ -147,13 +168,13 @@ extension MigrationRunner {
             try repairStraddlers(s, db: db, table: s.newName, mark: mark) { parts in
                 let late = try parts.filter { try !reachedTarget(s, part: $0, source: s.new, target: s.old) }
                 guard !late.isEmpty else { return }
-                try run("INSERT INTO \(s.old) (\(s.columnList)) " + s.image(filter: "_part IN (\(late.map { quoteString($0.name) }.joined(separator: ", ")))", source: s.new))
+                try run(s.catchUpForward(parts: late.map(\.name)))
                 reporter.info("copied \(late.count) part(s) written during the exchange into \(s.old)")
             }
             _ = try? run(s.startMerges(s.new))
             try store.write(m.name, "swap_mark", "")
         }
-        try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "exchange"))), ("phase", MigrationPhase.cutOver.rawValue)])
+        try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: .exchange))), ("phase", MigrationPhase.cutOver.rawValue)])
         reporter.info("\(m.name): cut over (swap): \(s.old) now holds the new layout; the bridge copies its inserts into \(s.new) (old data) until finish, so rollback loses nothing")
     }
 
@@ -168,19 +189,19 @@ extension MigrationRunner {
             try store.write(m.name, "merges_stopped", encodeJSON([s.old]))
             let parts = try activeParts(db, s.oldName)
             let ranges = Dictionary(grouping: parts, by: \.partition).mapValues { $0.map(\.range) }
-            let engineNew = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.newName))").scalar ?? ""
+            let engineNew = try run(CatalogQueries.engineFull(db, s.newName)).scalar ?? ""
             try store.write(m.name, [("swap_parts", encodeJSON(ranges)), ("swap_new_engine", engineNew)])
             pBefore = ranges
         }
         let engineNew = try store.load(m.name).values["swap_new_engine"] ?? ""
-        let engineAtOld = try run("SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(s.oldName))").scalar ?? ""
+        let engineAtOld = try run(CatalogQueries.engineFull(db, s.oldName)).scalar ?? ""
         if engineAtOld != engineNew || engineNew.isEmpty {
             try run(s.drop(s.bridge, isView: true))
             // Everything the new data gets after this mark arrived after the
             // switch (or is a straggler the old data also has): rollback copies
             // it back. Merges stop so the mark stays meaningful.
             try run(s.stopMerges(s.new))
-            let mark = try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(s.newName)) AND active").scalar.flatMap { Int($0) } ?? 0
+            let mark = try maxBlock(db, s.newName)
             try store.write(m.name, "swap_mark", String(mark))
             try run(s.renameSwap)
         }
@@ -189,18 +210,17 @@ extension MigrationRunner {
         clock.sleep(fenceSettleSeconds)
         // Now s.new holds the old data: copy parts it got after the snapshot that
         // the bridge did not forward.
-        let tempSQL = MigrationSQL(m, database: database, capabilities: capabilities, oldColumns: s.oldColumns)
         var late: [String] = []
         for part in try activeParts(db, s.newName) {
             switch coverage(part.range, by: pBefore?[part.partition] ?? []) {
             case .inside: continue
             case .mixed: throw MigrationError.inconsistent("part \(part.name) merged during the swap; check \(s.new) against \(s.old) by hand")
             case .outside:
-                if try !reachedTarget(tempSQL, part: part, source: s.new, target: s.old) { late.append(part.name) }
+                if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
             }
         }
         if !late.isEmpty {
-            try run("INSERT INTO \(s.old) (\(tempSQL.columnList)) " + tempSQL.image(filter: "_part IN (\(late.map(quoteString).joined(separator: ", ")))", source: s.new))
+            try run(s.catchUpForward(parts: late))
             reporter.info("caught up \(late.count) part(s) written during the swap")
         }
         _ = try? run(s.startMerges(s.new))
@@ -208,7 +228,7 @@ extension MigrationRunner {
         let mark = Int(try store.load(m.name).values["swap_mark"] ?? "") ?? 0
         try store.write(m.name, [
             ("merges_stopped", encodeJSON([s.old])),
-            ("cutover", encodeJSON(CutoverRecord(mode: .swap, method: "rename", blockMark: mark))),
+            ("cutover", encodeJSON(CutoverRecord(mode: .swap, method: .rename, blockMark: mark))),
             ("phase", MigrationPhase.cutOver.rawValue),
         ])
         reporter.info("\(m.name): cut over (swap by rename): \(s.old) holds the new layout, \(s.new) the old data; merges on \(s.old) stay stopped until finish or rollback")
@@ -225,14 +245,14 @@ extension MigrationRunner {
             }
             if state.phase == .cutOver, let c = state.cutover {
                 switch c.method {
-                case "exchange":
+                case .exchange:
                     try rollbackExchange(m, s)
                     try store.write(m.name, [("cutover", ""), ("swap_new_uuid", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): switched back; \(s.old) holds the old data again (kept current by the bridge); cut over again or roll back once more to drop \(s.new)")
                     return
-                case "rename":
+                case .rename:
                     try rollbackRename(m, s, c)
-                default:
+                case .none:
                     try store.write(m.name, [("cutover", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): cut-over undone; consumers go back to \(s.old) (rows written there were kept); roll back once more to drop \(s.new)")
                     return
@@ -257,16 +277,14 @@ extension MigrationRunner {
             var late: [String] = []
             for part in parts where try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
             guard !late.isEmpty else { return }
-            let oldNames = Set(s.oldColumns.map(\.name))
-            let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-            try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
+            try run(s.catchUpBack(parts: late))
             reporter.info("copied \(late.count) part(s) written during the switch back to \(s.old)")
         }
         _ = try? run(s.startMerges(s.new))
     }
 
     func maxBlock(_ db: String, _ table: String) throws -> Int {
-        try run("SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active").scalar.flatMap { Int($0) } ?? 0
+        try run(CatalogQueries.maxBlock(db, table)).scalar.flatMap { Int($0) } ?? 0
     }
 
     /// After an EXCHANGE with the bridge in place. An insert that straddles it
@@ -289,8 +307,7 @@ extension MigrationRunner {
     func dropTwins(_ s: MigrationSQL, db: String, table: String, parts: [String]) throws -> [String] {
         guard parts.count > 1 else { return parts }
         let target = qualified(db, table)
-        let r = try run(
-            "SELECT _part, count(), toString(sum(\(s.rowHash))) FROM \(target) WHERE _part IN (\(parts.map(quoteString).joined(separator: ", "))) GROUP BY _part ORDER BY _part")
+        let r = try run(s.partChecksums(target, parts: parts))
         var seen = Set<String>()
         var kept: [String] = []
         for row in r.rows where row.count >= 3 {
@@ -298,7 +315,7 @@ extension MigrationRunner {
             if seen.insert("\(row[1] ?? "")/\(row[2] ?? "")").inserted {
                 kept.append(name)
             } else {
-                try run("ALTER TABLE \(target) DROP PART \(quoteString(name))")
+                try run(s.dropPart(target, part: name))
                 reporter.warning("dropped part \(name) of \(target): a second copy written by an insert that straddled the exchange")
             }
         }
@@ -320,9 +337,7 @@ extension MigrationRunner {
             if try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
         }
         if !late.isEmpty {
-            let oldNames = Set(s.oldColumns.map(\.name))
-            let cols = m.to.columns.filter { oldNames.isEmpty || oldNames.contains($0.name) }.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-            try run("INSERT INTO \(s.old) (\(cols)) SELECT \(cols) FROM \(s.new) WHERE _part IN (\(late.map(quoteString).joined(separator: ", ")))")
+            try run(s.catchUpBack(parts: late))
             reporter.info("copied \(late.count) part(s) written after the cut-over back to \(s.old)")
         }
     }
@@ -341,7 +356,7 @@ extension MigrationRunner {
         }
         try run(s.drop(s.bridge, isView: true))
         try restartMerges(m, state)
-        let stages = try run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))").rows
+        let stages = try run(CatalogQueries.tables(db, prefix: s.stagePrefix)).rows
         for row in stages { if let n = row.first ?? nil { try run(s.drop(qualified(db, n))) } }
         try run(s.drop(s.new))
         var reset: [(String, String)] = state.values.keys.filter { $0 != "lock" && $0 != "phase" }.map { ($0, "") }
@@ -383,11 +398,11 @@ extension MigrationRunner {
         return try names.map { name in
             let st = try store.load(name)
             let slices = st.slices ?? []
-            let done = slices.filter { st.slice($0.id)?.state == "done" }
+            let done = slices.filter { st.slice($0.id)?.state == .done }
             let copied = done.reduce(0) { $0 + (st.slice($1.id)?.rows ?? 0) }
             let total = slices.reduce(0) { $0 + $1.rows }
             let parts = Dictionary(grouping: slices, by: \.partition)
-            let partsDone = parts.values.filter { $0.allSatisfy { st.slice($0.id)?.state == "done" } }.count
+            let partsDone = parts.values.filter { $0.allSatisfy { st.slice($0.id)?.state == .done } }.count
             var rate = 0.0
             if let t0 = st.values["backfill_started"].flatMap({ Int($0) }), copied > 0 {
                 let lastAt = done.compactMap { st.writtenAt["slice/" + $0.id] }.max() ?? st.serverNow

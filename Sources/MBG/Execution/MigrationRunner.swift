@@ -70,13 +70,12 @@ public final class MigrationRunner: @unchecked Sendable {
     func fault(_ point: String) throws { try faultHook?(point) }
 
     func serverNow() throws -> Int {
-        return Int(try run("SELECT toUnixTimestamp(now())").scalar ?? "") ?? Int(clock.now())
+        return Int(try run(CatalogQueries.serverNow).scalar ?? "") ?? Int(clock.now())
     }
 
     /// Engines of the named tables that exist in `db`.
     func existing(_ db: String, _ names: [String]) throws -> [String: String] {
-        let list = names.map(quoteString).joined(separator: ", ")
-        let r = try run("SELECT name, engine FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(list))")
+        let r = try run(CatalogQueries.tables(db, names))
         var out: [String: String] = [:]
         for row in r.rows where row.count >= 2 { if let n = row[0] { out[n] = row[1] ?? "" } }
         return out
@@ -87,8 +86,7 @@ public final class MigrationRunner: @unchecked Sendable {
     struct Part { var name: String; var partition: String; var range: BlockRange; var rows: Int }
 
     func activeParts(_ db: String, _ table: String) throws -> [Part] {
-        let r = try run(
-            "SELECT name, partition_id, min_block_number, max_block_number, rows FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active ORDER BY partition_id, min_block_number")
+        let r = try run(CatalogQueries.activeParts(db, table))
         return r.rows.compactMap { row in
             guard row.count >= 5, let n = row[0], let p = row[1], let lo = Int(row[2] ?? ""), let hi = Int(row[3] ?? "") else { return nil }
             return Part(name: n, partition: p, range: BlockRange(min: lo, max: hi), rows: Int(row[4] ?? "") ?? 0)
@@ -117,8 +115,7 @@ public final class MigrationRunner: @unchecked Sendable {
     /// Rows of an old part that are not in `target`: true when the insert that
     /// made the part did not pass through the bridge (it started before it).
     func reachedTarget(_ s: MigrationSQL, part: Part, source: String?, target: String) throws -> Bool {
-        let image = s.image(filter: "_part = \(quoteString(part.name))", source: source)
-        let r = try run("SELECT count() FROM \(target) WHERE \(s.rowHash) IN (SELECT \(s.rowHash) FROM (\(image)))")
+        let r = try run(s.reachedCount(part: part.name, source: source, target: target))
         return (Int(r.scalar ?? "0") ?? 0) >= part.rows
     }
 
@@ -127,10 +124,15 @@ public final class MigrationRunner: @unchecked Sendable {
     func acquireLock(_ m: MigrationDef, _ state: MigrationState, takeOver: Bool) throws {
         if let l = state.lock, l.owner != owner {
             let stale = state.lockAge > staleLockSeconds
-            guard stale && takeOver else {
-                throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: state.lockAge, stale: stale)
+            if let pid = Self.deadOwnerOnThisHost(l.owner) {
+                // Killed (kill -9, a crash): no need to wait for its heartbeat to age.
+                reporter.warning("taking over the lock of \(l.owner) (since \(l.since)): process \(pid) no longer exists on this host")
+            } else {
+                guard stale && takeOver else {
+                    throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: state.lockAge, stale: stale)
+                }
+                reporter.warning("taking over the lock of \(l.owner) (since \(l.since), silent for \(state.lockAge) s)")
             }
-            reporter.warning("taking over the lock of \(l.owner) (since \(l.since), silent for \(state.lockAge) s)")
         }
         let since = state.lock?.owner == owner ? state.lock!.since : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: clock.now()))
         try store.write(m.name, "lock", encodeJSON(LockRecord(owner: owner, since: since)))
@@ -139,6 +141,16 @@ public final class MigrationRunner: @unchecked Sendable {
         if let l = again.lock, l.owner != owner {
             throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: again.lockAge, stale: false)
         }
+    }
+
+    /// The pid of a lock owner `host:pid` when `host` is this host and no
+    /// process with that pid exists; nil otherwise (another host, or alive).
+    static func deadOwnerOnThisHost(_ owner: String, host: String = ProcessInfo.processInfo.hostName) -> Int32? {
+        guard let colon = owner.lastIndex(of: ":"), owner[..<colon] == host,
+            let pid = Int32(owner[owner.index(after: colon)...]), pid > 0
+        else { return nil }
+        // Signal 0 checks existence only; EPERM means it exists under another user.
+        return kill(pid, 0) == -1 && errno == ESRCH ? pid : nil
     }
 
     /// Rewrites the lock row so its `at` (the heartbeat) is current.
@@ -164,7 +176,7 @@ public final class MigrationRunner: @unchecked Sendable {
         let stopped = state.mergesStopped
         guard !stopped.isEmpty else { return }
         // The table may be gone (dropped or renamed away): nothing to restart then.
-        for t in stopped { _ = try? run("SYSTEM START MERGES \(t)") }
+        for t in stopped { _ = try? run(MigrationSQL.startMerges(t)) }
         try store.write(m.name, "merges_stopped", "")
     }
 }

@@ -13,8 +13,13 @@ public enum MigrationPhase: String, Sendable, Codable, Comparable, CaseIterable 
 
 /// Progress of one backfill slice, as recorded in the state table.
 public struct SliceRecord: Sendable, Codable, Equatable {
-    /// `staged`: the stage table holds the verified slice; `done`: moved into the new table.
-    public var state: String
+    public enum State: String, Sendable, Codable {
+        /// The stage table holds the verified slice.
+        case staged
+        /// Moved into the new table.
+        case done
+    }
+    public var state: State
     public var rows: Int
     public var checksum: String
 }
@@ -82,8 +87,14 @@ public struct LockRecord: Sendable, Codable, Equatable {
 /// How the cut-over was done, so rollback and finish can undo or complete it.
 public struct CutoverRecord: Sendable, Codable, Equatable {
     public var mode: CutoverMode
-    /// `exchange`, `rename` (18.x) or `none` (versioned).
-    public var method: String
+    public enum Method: String, Sendable, Codable {
+        case exchange
+        /// 18.x: no EXCHANGE TABLES.
+        case rename
+        /// Versioned: nothing switched.
+        case none
+    }
+    public var method: Method
     /// For `rename`: the new-data table's max block number right after the switch.
     public var blockMark: Int?
 }
@@ -107,16 +118,14 @@ struct StateStore {
     static let tableName = StateTableSQL.tableName
     private let seqSource = SequenceSource()
 
-    var table: String { sql.table }
-    var sql: StateTableSQL { StateTableSQL(database: database, cluster: cluster) }
-    var createSQL: String { sql.createSQL }
+    var table: String { qualified(database, Self.tableName) }
+
+    var createSQL: String { StateTableSQL.create(table, cluster: cluster, database: database) }
 
     func ensureTable() throws { try transport.run(createSQL) }
 
     func exists() throws -> Bool {
-        let r = try transport.run(
-            "SELECT count() FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(Self.tableName))")
-        return (Int(r.scalar ?? "0") ?? 0) > 0
+        (Int(try transport.run(CatalogQueries.tableCount(database, Self.tableName)).scalar ?? "0") ?? 0) > 0
     }
 
     func load(_ migration: String) throws -> MigrationState {
@@ -125,11 +134,7 @@ struct StateStore {
             s.serverNow = Int(clock.now())
             return s
         }
-        let r = try transport.run(
-            """
-            SELECT key, argMax(value, seq), argMax(owner, seq), toUnixTimestamp(argMax(at, seq)), toUnixTimestamp(now())
-            FROM \(table) WHERE migration = \(quoteString(migration)) GROUP BY key
-            """)
+        let r = try transport.run(StateTableSQL.load(table, migration: migration))
         s.serverNow = Int(clock.now())
         for row in r.rows where row.count >= 5 {
             guard let key = row[0] else { continue }
@@ -143,15 +148,15 @@ struct StateStore {
 
     func migrations() throws -> [String] {
         guard try exists() else { return [] }
-        return try transport.run("SELECT DISTINCT migration FROM \(table) ORDER BY migration").rows.compactMap { $0.first ?? nil }
+        return try transport.run(StateTableSQL.migrations(table)).rows.compactMap { $0.first ?? nil }
     }
 
     func write(_ migration: String, _ entries: [(String, String)]) throws {
         guard !entries.isEmpty else { return }
         let rows = entries.map { key, value in
-            "(\(quoteString(migration)), \(quoteString(key)), \(quoteString(value)), \(quoteString(owner)), \(seqSource.next(clock)))"
+            StateTableSQL.Row(migration: migration, key: key, value: value, owner: owner, seq: seqSource.next(clock))
         }
-        try transport.run("INSERT INTO \(table) (migration, key, value, owner, seq) VALUES " + rows.joined(separator: ", "))
+        try transport.run(StateTableSQL.insert(table, rows))
     }
 
     func write(_ migration: String, _ key: String, _ value: String) throws {

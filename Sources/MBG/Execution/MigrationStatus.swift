@@ -43,8 +43,11 @@ public struct VerificationReport: Sendable, Codable, Equatable {
     }
     public var migration: String
     public var rows: [Row]
-    /// What was compared and what could not be (e.g. rows still arriving).
+    /// What was compared and how (e.g. rows still arriving are left out).
     public var notes: [String]
+    /// What could not be compared, each with the reason; empty when all was.
+    public var uncompared: [String] = []
+    public var fullyCompared: Bool { uncompared.isEmpty }
     public var mismatches: [PartitionMismatch] {
         rows.filter { !$0.matches }.map {
             PartitionMismatch(partition: $0.partition, oldRows: $0.oldRows, newRows: $0.newRows,

@@ -14,31 +14,60 @@ func keyTuple(_ expressions: [String]) -> String {
     }
 }
 
-/// `CREATE TABLE` for a declared table, every name quoted as needed. Clauses that
-/// only the MergeTree family knows (ORDER BY, PRIMARY KEY) are left out for others.
+/// `CREATE TABLE` for a declared table, every name quoted as needed, in the
+/// order ClickHouse itself prints: columns, INDEX and PROJECTION lines, then
+/// ENGINE, PARTITION BY, PRIMARY KEY, ORDER BY, SAMPLE BY, TTL, SETTINGS, COMMENT.
+/// Clauses that only the MergeTree family knows (ORDER BY, PRIMARY KEY, SAMPLE BY)
+/// are left out for others.
 public func createTableSQL(_ t: TableDef, ifNotExists: Bool = true, name: String? = nil) -> String {
     let target = name.map { qualified(t.database, $0) } ?? t.qualifiedName
     var sql = "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(target)\(onCluster(t.cluster))\n(\n"
-    sql += t.columns.map { "    " + columnSQL($0) }.joined(separator: ",\n")
+    var elements = t.columns.map { "    " + columnSQL($0) }
+    elements += t.indexes.map { "    " + indexSQL($0) }
+    elements += t.projections.map { "    " + projectionSQL($0) }
+    sql += elements.joined(separator: ",\n")
     sql += "\n)\nENGINE = \(t.engine)"
     if let p = t.partitionBy, !p.isEmpty { sql += "\nPARTITION BY \(p)" }
     let orderBy = t.effectiveOrderBy
     let isMergeTree = t.engine.contains("MergeTree")
+    // ClickHouse prints PRIMARY KEY before ORDER BY; existing plans print it after,
+    // and both parse the same, so the established order stays.
     if isMergeTree || !orderBy.isEmpty { sql += "\nORDER BY \(keyTuple(orderBy))" }
     if isMergeTree, let pk = t.effectivePrimaryKey { sql += "\nPRIMARY KEY \(keyTuple(pk))" }
+    if isMergeTree, let s = t.sampleBy, !s.isEmpty { sql += "\nSAMPLE BY \(s)" }
     if let ttl = t.ttl, !ttl.isEmpty { sql += "\nTTL \(ttl)" }
     if !t.settings.isEmpty {
         sql += "\nSETTINGS " + t.settings.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
     }
+    if let comment = t.comment, !comment.isEmpty { sql += "\nCOMMENT \(quoteString(comment))" }
     return sql
 }
 
-/// `` `name` Type DEFAULT expr CODEC(c) `` (or MATERIALIZED/ALIAS/EPHEMERAL expr).
+/// `` `name` Type DEFAULT expr COMMENT 'c' CODEC(c) TTL expr ``, the order ClickHouse
+/// prints (MATERIALIZED/ALIAS/EPHEMERAL in place of DEFAULT; EPHEMERAL may stand alone).
 func columnSQL(_ c: ColumnDef) -> String {
     var line = "\(quoteIdentifier(c.name)) \(c.type)"
-    if let d = c.defaultExpression, !d.isEmpty { line += " \(c.defaultKind ?? "DEFAULT") \(d)" }
+    if let d = c.defaultExpression, !d.isEmpty {
+        line += " \(c.defaultKind ?? "DEFAULT") \(d)"
+    } else if c.kind == .ephemeral {
+        line += " EPHEMERAL"
+    }
+    if let comment = c.comment, !comment.isEmpty { line += " COMMENT \(quoteString(comment))" }
     if let codec = c.codec, !codec.isEmpty { line += " CODEC(\(codec))" }
+    if let ttl = c.ttl, !ttl.isEmpty { line += " TTL \(ttl)" }
     return line
+}
+
+/// `INDEX name expr TYPE type GRANULARITY n`.
+func indexSQL(_ i: IndexDef) -> String {
+    var line = "INDEX \(quoteIdentifier(i.name)) \(i.expression) TYPE \(i.type)"
+    if let g = i.granularity { line += " GRANULARITY \(g)" }
+    return line
+}
+
+/// `PROJECTION name (SELECT …)`.
+func projectionSQL(_ p: ProjectionDef) -> String {
+    "PROJECTION \(quoteIdentifier(p.name)) (\(p.query))"
 }
 
 /// `CREATE MATERIALIZED VIEW … TO … AS SELECT …`.

@@ -18,8 +18,8 @@ public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
         if normalizedSQL(column.type) != normalizedSQL(other.type) {
             diffs.append("column \(name): type \(column.type) declared, \(other.type) on the server")
         }
-        let kind = column.defaultExpression == nil ? nil : (column.defaultKind ?? "DEFAULT").uppercased()
-        let otherKind = other.defaultExpression == nil ? nil : (other.defaultKind ?? "DEFAULT").uppercased()
+        let kind = column.kind == .ordinary ? nil : column.kind.rawValue
+        let otherKind = other.kind == .ordinary ? nil : other.kind.rawValue
         if kind != otherKind
             || normalizedDefault(column.defaultExpression, type: column.type)
                 != normalizedDefault(other.defaultExpression, type: other.type)
@@ -32,6 +32,15 @@ public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
             diffs.append(
                 "column \(name): codec \(column.codec.map { "CODEC(\($0))" } ?? "none") declared, "
                     + "\(other.codec.map { "CODEC(\($0))" } ?? "none") on the server")
+        }
+        if (column.comment ?? "") != (other.comment ?? "") {
+            diffs.append(
+                "column \(name): comment \(describeComment(column.comment)) declared, "
+                    + "\(describeComment(other.comment)) on the server")
+        }
+        if normalizedSQL(column.ttl ?? "") != normalizedSQL(other.ttl ?? "") {
+            diffs.append(
+                "column \(name): ttl \(column.ttl ?? "none") declared, \(other.ttl ?? "none") on the server")
         }
     }
     for column in live.columns where !declaredNames.contains(column.name) {
@@ -75,6 +84,24 @@ public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
     }
     if normalizedSQL(declared.ttl ?? "") != normalizedSQL(live.ttl ?? "") {
         diffs.append("ttl: \(declared.ttl ?? "none") declared, \(live.ttl ?? "none") on the server")
+    }
+
+    if normalizedSQL(declared.sampleBy ?? "") != normalizedSQL(live.sampleBy ?? "") {
+        diffs.append(
+            "sample by: \(declared.sampleBy ?? "none") declared, \(live.sampleBy ?? "none") on the server")
+    }
+    diffs += namedDiffs(
+        "index", declared.indexes, live.indexes, name: \.name, describe: indexSQL,
+        same: { a, b in
+            normalizedSQL(a.expression) == normalizedSQL(b.expression)
+                && normalizedSQL(a.type) == normalizedSQL(b.type) && (a.granularity ?? 1) == (b.granularity ?? 1)
+        })
+    diffs += namedDiffs(
+        "projection", declared.projections, live.projections, name: \.name, describe: projectionSQL,
+        same: { a, b in normalizedSQL(a.query) == normalizedSQL(b.query) })
+    if (declared.comment ?? "") != (live.comment ?? "") {
+        diffs.append(
+            "comment: \(describeComment(declared.comment)) declared, \(describeComment(live.comment)) on the server")
     }
 
     // Settings, leaving out the ones every table has by default.
@@ -125,6 +152,33 @@ func normalizedEngine(_ engine: String) -> String {
 }
 
 private func describeDefault(_ kind: String?, _ expression: String?) -> String {
-    guard let kind, let expression else { return "no default" }
+    guard let kind else { return "no default" }
+    guard let expression else { return kind }
     return "\(kind) \(expression)"
+}
+
+private func describeComment(_ comment: String?) -> String {
+    guard let comment, !comment.isEmpty else { return "none" }
+    return quoteString(comment)
+}
+
+/// Differences between two lists of named things (indexes, projections), by name.
+private func namedDiffs<T>(
+    _ what: String, _ declared: [T], _ live: [T], name: (T) -> String, describe: (T) -> String,
+    same: (T, T) -> Bool
+) -> [String] {
+    var diffs: [String] = []
+    let liveByName = Dictionary(live.map { (name($0), $0) }, uniquingKeysWith: { a, _ in a })
+    let declaredNames = Set(declared.map(name))
+    for d in declared {
+        guard let l = liveByName[name(d)] else {
+            diffs.append("\(what) \(quoteIdentifier(name(d))) is declared but not on the server")
+            continue
+        }
+        if !same(d, l) { diffs.append("\(what) \(quoteIdentifier(name(d))): \(describe(d)) declared, \(describe(l)) on the server") }
+    }
+    for l in live where !declaredNames.contains(name(l)) {
+        diffs.append("\(what) \(quoteIdentifier(name(l))) is on the server but not declared")
+    }
+    return diffs
 }

@@ -11,11 +11,16 @@ public struct ColumnDef: Sendable, Hashable, Codable {
     public var codec: String?
     /// `MATERIALIZED`, `ALIAS` or `EPHEMERAL` when `defaultExpression` is not a
     /// plain DEFAULT; nil for DEFAULT. Such columns are left out of `SELECT *`.
+    /// An `EPHEMERAL` column may have no expression. See `kind` for the enum.
     public var defaultKind: String?
+    /// Text of COMMENT (the value, not the SQL literal).
+    public var comment: String?
+    /// SQL of the column's TTL expression.
+    public var ttl: String?
 
     public init(
         name: String, type: String, isKey: Bool = false, defaultExpression: String? = nil,
-        codec: String? = nil, defaultKind: String? = nil
+        codec: String? = nil, defaultKind: String? = nil, comment: String? = nil, ttl: String? = nil
     ) {
         self.name = name
         self.type = type
@@ -23,6 +28,72 @@ public struct ColumnDef: Sendable, Hashable, Codable {
         self.defaultExpression = defaultExpression
         self.codec = codec
         self.defaultKind = defaultKind
+        self.comment = comment
+        self.ttl = ttl
+    }
+
+    /// How the column gets its value. Stored as text in `defaultKind` so that
+    /// saved plans and catalogs stay readable; this is the checked view of it.
+    public var kind: ColumnKind {
+        get {
+            switch defaultKind?.uppercased() {
+            case "MATERIALIZED"?: return .materialized
+            case "ALIAS"?: return .alias
+            case "EPHEMERAL"?: return .ephemeral
+            default: return defaultExpression == nil ? .ordinary : .defaulted
+            }
+        }
+        set {
+            switch newValue {
+            case .ordinary, .defaulted: defaultKind = nil
+            case .materialized, .alias, .ephemeral: defaultKind = newValue.rawValue
+            }
+        }
+    }
+
+    /// Whether an INSERT can write the column (ALIAS and MATERIALIZED are computed).
+    public var isInsertable: Bool { kind != .materialized && kind != .alias }
+    /// Whether the column holds data on disk (ALIAS and EPHEMERAL do not).
+    public var isStored: Bool { kind != .alias && kind != .ephemeral }
+}
+
+/// The ways a column gets its value.
+public enum ColumnKind: String, Sendable, Hashable, Codable {
+    /// Written by inserts; the type's default when left out.
+    case ordinary = ""
+    case defaulted = "DEFAULT"
+    case materialized = "MATERIALIZED"
+    case alias = "ALIAS"
+    case ephemeral = "EPHEMERAL"
+}
+
+/// A data skipping index: `INDEX name expr TYPE type GRANULARITY n`.
+public struct IndexDef: Sendable, Hashable, Codable {
+    public var name: String
+    /// SQL of the indexed expression.
+    public var expression: String
+    /// SQL of the index type: `minmax`, `bloom_filter(0.01)`, `set(100)`.
+    public var type: String
+    /// nil: the server's default (1).
+    public var granularity: Int?
+
+    public init(name: String, expression: String, type: String, granularity: Int? = nil) {
+        self.name = name
+        self.expression = expression
+        self.type = type
+        self.granularity = granularity
+    }
+}
+
+/// A projection: `PROJECTION name (SELECT …)`.
+public struct ProjectionDef: Sendable, Hashable, Codable {
+    public var name: String
+    /// The SELECT inside the parentheses.
+    public var query: String
+
+    public init(name: String, query: String) {
+        self.name = name
+        self.query = query
     }
 }
 
@@ -53,6 +124,12 @@ public struct TableDef: Sendable, Hashable, Codable {
     public var engine: String
     public var ttl: String?
     public var settings: [SettingDef]
+    /// SQL of SAMPLE BY.
+    public var sampleBy: String?
+    public var indexes: [IndexDef]
+    public var projections: [ProjectionDef]
+    /// Text of the table's COMMENT (the value, not the SQL literal).
+    public var comment: String?
     /// `distributed [by EXPR]`: the sharding expression; the rows then live in
     /// `<physical>_local` and `<physical>` is a Distributed table over it.
     public var distributedBy: String? = nil
@@ -61,7 +138,8 @@ public struct TableDef: Sendable, Hashable, Codable {
         name: String, version: Version? = nil, database: String? = nil, cluster: String? = nil,
         columns: [ColumnDef] = [], orderBy: [String]? = nil, primaryKey: [String]? = nil,
         partitionBy: String? = nil, engine: String = "MergeTree", ttl: String? = nil,
-        settings: [SettingDef] = []
+        settings: [SettingDef] = [], sampleBy: String? = nil, indexes: [IndexDef] = [],
+        projections: [ProjectionDef] = [], comment: String? = nil
     ) {
         self.name = name
         self.version = version
@@ -74,6 +152,10 @@ public struct TableDef: Sendable, Hashable, Codable {
         self.engine = engine
         self.ttl = ttl
         self.settings = settings
+        self.sampleBy = sampleBy
+        self.indexes = indexes
+        self.projections = projections
+        self.comment = comment
     }
 
     /// The name of the table in ClickHouse: `events_0_1`.
@@ -181,5 +263,28 @@ public struct MigrationDef: Sendable, Hashable, Codable {
         self.transform = transform
         self.strategy = strategy
         self.cutover = cutover
+    }
+}
+
+extension TableDef {
+    /// Reads dumps written before indexes and projections were modelled.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            version: try c.decodeIfPresent(Version.self, forKey: .version),
+            database: try c.decodeIfPresent(String.self, forKey: .database),
+            cluster: try c.decodeIfPresent(String.self, forKey: .cluster),
+            columns: try c.decode([ColumnDef].self, forKey: .columns),
+            orderBy: try c.decodeIfPresent([String].self, forKey: .orderBy),
+            primaryKey: try c.decodeIfPresent([String].self, forKey: .primaryKey),
+            partitionBy: try c.decodeIfPresent(String.self, forKey: .partitionBy),
+            engine: try c.decode(String.self, forKey: .engine),
+            ttl: try c.decodeIfPresent(String.self, forKey: .ttl),
+            settings: try c.decodeIfPresent([SettingDef].self, forKey: .settings) ?? [],
+            sampleBy: try c.decodeIfPresent(String.self, forKey: .sampleBy),
+            indexes: try c.decodeIfPresent([IndexDef].self, forKey: .indexes) ?? [],
+            projections: try c.decodeIfPresent([ProjectionDef].self, forKey: .projections) ?? [],
+            comment: try c.decodeIfPresent(String.self, forKey: .comment))
     }
 }

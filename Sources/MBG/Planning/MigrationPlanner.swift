@@ -145,16 +145,16 @@ public struct Planner: Sendable {
         let s = MigrationSQL(m, database: database, catalog: inputs.catalog, capabilities: capabilities)
         let db = m.to.database ?? database
         let state = inputs.recorded[m.name] ?? MigrationState()
-        let store = StateTableSQL(database: database, cluster: s.cluster)
+        let stateTable = qualified(database, StateTableSQL.tableName)
         let (strategy, why) = state.strategy.map { ($0, "\($0.rawValue), recorded when the migration started") } ?? chooseStrategy(m, timing: timing)
         let phase = state.phase == .rolledBack ? .declared : state.phase
         func status(_ done: Bool) -> PlanStep.Status { done ? .done : .pending }
         var steps: [PlanStep] = []
 
         steps.append(PlanStep(
-            .stateTable, target: StateStore.tableName,
-            summary: "create the state table \(store.table) (phases, slice progress, lock)",
-            sql: [store.createSQL], status: status(inputs.exists(StateStore.tableName, in: database)),
+            .stateTable, target: StateTableSQL.tableName,
+            summary: "create the state table \(stateTable) (phases, slice progress, lock)",
+            sql: [StateTableSQL.create(stateTable, cluster: s.cluster, database: database)], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
             notes: ["append-only rows read with argMax(value, seq): no UPDATE/DELETE, works on 18.16"]))
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
@@ -185,26 +185,32 @@ public struct Planner: Sendable {
         // Backfill: one representative slice per partition known now.
         let partitions = inputs.catalog.table(s.oldName, database: m.from.database ?? database)?.partitions.map(\.partitionID) ?? []
         let shown = partitions.isEmpty ? ["<partition>"] : partitions
-        var backfillSQL: [String] = []
-        for (i, p) in shown.enumerated() {
+        func sliceSQL(_ i: Int, _ p: String) -> [String] {
             let slice = Slice(partition: p, index: 0, buckets: 1, rows: 0)
             let parts: [String]? = strategy == .fence ? ["<parts of \(p) inside the fence>"] : nil
             let filter = s.sliceFilter(strategy: strategy, cutoff: t, parts: parts, slice: slice)
-            backfillSQL += [s.drop(s.stage(i)), s.createStage(i), s.fillStage(i, filter: filter),
-                            s.checksum(of: s.image(filter: filter)), s.checksumTable(s.stage(i))]
-            backfillSQL += s.moveStage(i, partition: p)
-            backfillSQL.append(s.drop(s.stage(i)))
+            return [s.drop(s.stage(i)), s.createStage(i), s.fillStage(i, filter: filter),
+                    s.checksum(of: s.image(filter: filter)), s.checksumTable(s.stage(i))]
+                + s.moveStage(i, partition: p) + [s.drop(s.stage(i))]
         }
-        if strategy == .fence { backfillSQL.append(s.startMerges(s.old)) }
+        var backfillSQL = shown.enumerated().flatMap { sliceSQL($0.offset, $0.element) }
+        let after = strategy == .fence ? [s.startMerges(s.old)] : []
+        backfillSQL += after
         var bfNotes = ["each slice goes through its own stage table, is checked (count and sum of cityHash64) against the old rows, then moved in whole: a retried slice is never counted twice"]
         if let slices = state.slices {
-            let done = slices.filter { state.slice($0.id)?.state == "done" }.count
+            let done = slices.filter { state.slice($0.id)?.state == .done }.count
             bfNotes.append("\(done) of \(slices.count) slice(s) done")
         }
         if let b = m.batch { bfNotes.append("partitions above \(b) rows are split into hash buckets") }
         if let th = m.throttle { bfNotes.append("throttled to \(th) rows/s") }
-        let backfill = PlanStep(.backfill, target: s.newName, summary: "backfill \(s.new) from \(s.old) in slices",
+        var backfill = PlanStep(.backfill, target: s.newName, summary: "backfill \(s.new) from \(s.old) in slices",
                                 sql: backfillSQL, status: status(phase >= .backfilled), notes: bfNotes)
+        if shown.count > 1 {
+            // One slice's statements stand for all: a table of 120 partitions is not 900 lines of plan.
+            let stage = s.stageName(0)
+            let template = sliceSQL(0, "<partition>").map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
+            backfill.repeated = PlanStep.Repetition(sql: template + after, partitions: shown)
+        }
         if s.cluster != nil {
             steps += clusterBackfillSteps(m, s, backfill, strategy: strategy)
         } else {

@@ -25,6 +25,11 @@ public struct MigrationSQL: Sendable {
     public let rowHash: String
     /// The SELECT list turning old rows into new ones (with CASTs where types differ).
     private let imageColumns: String
+    /// `CAST(expr AS T) AS c` for the new table's stored columns the copy does not
+    /// fill (MATERIALIZED, or DEFAULT ones the old table lacks).
+    private let computedColumns: [String]
+    /// Columns a catch-up back into the old table fills: insertable there, stored in the new one.
+    let reverseColumnList: String
 
     public init(_ m: MigrationDef, database: String, capabilities: Capabilities, oldColumns: [ColumnDef]? = nil) {
         migration = m
@@ -41,11 +46,14 @@ public struct MigrationSQL: Sendable {
         old = qualified(m.from.database ?? database, oldName)
         new = qualified(db, newName)
         bridge = qualified(db, m.bridge)
+        // Only columns an INSERT may name are filled, and only from columns the
+        // old table stores (ALIAS and EPHEMERAL ones are not in its rows).
+        let insertable = m.to.columns.filter(\.isCopied)
         if m.transform != nil || oldColumns.isEmpty {
-            copiedColumns = m.to.columns
+            copiedColumns = insertable
         } else {
-            let names = Set(oldColumns.map(\.name))
-            copiedColumns = m.to.columns.filter { names.contains($0.name) }
+            let stored = Set(oldColumns.filter(\.isStored).map(\.name))
+            copiedColumns = insertable.filter { stored.contains($0.name) }
         }
         columnList = copiedColumns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
         rowHash = "cityHash64(\(columnList))"
@@ -55,9 +63,18 @@ public struct MigrationSQL: Sendable {
             if let t = oldTypes[c.name], t != c.type { return "CAST(\(q) AS \(c.type)) AS \(q)" }
             return q
         }.joined(separator: ", ")
+        // Stored columns of the new table the copy leaves to their expressions.
+        let copied = Set(copiedColumns.map(\.name))
+        computedColumns = m.to.columns.filter { c in
+            c.isStored && !copied.contains(c.name) && c.defaultExpression.map { !$0.isEmpty } == true
+        }.map { "CAST(\($0.defaultExpression!) AS \($0.type)) AS \(quoteIdentifier($0.name))" }
+        let newStored = Set(m.to.columns.filter(\.isStored).map(\.name))
+        reverseColumnList = oldColumns.filter { $0.isCopied && newStored.contains($0.name) }
+            .map { quoteIdentifier($0.name) }.joined(separator: ", ")
     }
 
-    public func stageName(_ index: Int) -> String { "_mbg_stage_\(newName)_\(index)" }
+    var stagePrefix: String { "_mbg_stage_\(newName)_" }
+    public func stageName(_ index: Int) -> String { stagePrefix + String(index) }
     public func stage(_ index: Int) -> String { qualified(db, stageName(index)) }
 
     /// The old rows as the new table will hold them, restricted by `filter`
@@ -99,12 +116,55 @@ public struct MigrationSQL: Sendable {
         migration.to.distributedBy == nil ? nil : qualified(db, migration.to.physicalName)
     }
 
+    /// The shape a server is expected to accept; `apply` proves it on empty
+    /// copies first and falls back to the other one.
+    public var defaultBridgeShape: BridgeShape { capabilities.modernSQL ? .copiedOnly : .computedToo }
+
     /// The bridge never uses POPULATE: rows that existed before it come from the backfill.
-    public func createBridge(cutoff: Int?) -> String {
+    public func createBridge(cutoff: Int?, shape: BridgeShape? = nil) -> String {
         let filter = cutoff.map { "\(quoteIdentifier(migration.cutoffColumn ?? "")) >= toDateTime(\($0))" }
-        let select = image(filter: filter)
-        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge)\(onCluster(cluster)) TO \(new) AS \(select)"
+        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge)\(onCluster(cluster)) TO \(new) AS \(bridgeSelect(filter: filter, source: nil, shape: shape ?? defaultBridgeShape))"
     }
+
+    func bridgeSelect(filter: String?, source: String?, shape: BridgeShape) -> String {
+        if let transform = migration.transform {
+            guard let source else { return image(filter: filter) }
+            return substituteSource(in: transform, with: source)
+        }
+        var select = image(filter: nil, source: source)
+        if shape == .computedToo && !computedColumns.isEmpty {
+            let from = " FROM \(source ?? old)"
+            if let r = select.range(of: from, options: .backwards) {
+                select.replaceSubrange(r, with: ", " + computedColumns.joined(separator: ", ") + from)
+            }
+        }
+        return select + (filter.map { " WHERE " + $0 } ?? "")
+    }
+
+    // MARK: - Bridge probe: the bridge's SELECT proven on empty copies
+
+    func probeName(_ role: String) -> String { qualified(db, "_mbg_probe_\(role)_\(newName)") }
+    /// A Null-engine copy of the old table: inserts into it reach its views, store nothing.
+    public var probeSource: String { probeName("src") }
+    public var probeTarget: String { probeName("dst") }
+    public var probeBridge: String { probeName("mv") }
+
+    public func createProbeSource() -> String { "CREATE TABLE \(probeSource) AS \(old) ENGINE = Null" }
+    /// Same engine as the new table: its write path is what rejects a bad block.
+    public func createProbeTarget() -> String {
+        migration.to.isReplicated ? localCopyOfNew(named: "_mbg_probe_dst_\(newName)") : "CREATE TABLE \(probeTarget) AS \(new)"
+    }
+    public func createProbeBridge(shape: BridgeShape) -> String {
+        "CREATE MATERIALIZED VIEW \(probeBridge) TO \(probeTarget) AS \(bridgeSelect(filter: nil, source: probeSource, shape: shape))"
+    }
+    /// One row of defaults (an aggregate over no rows gives one row), as a
+    /// writer naming a single column would send it.
+    public var probeInsert: String {
+        let c = quoteIdentifier(oldColumns.first(where: \.isCopied)?.name ?? copiedColumns.first?.name ?? "")
+        return "INSERT INTO \(probeSource) (\(c)) SELECT any(\(c)) FROM \(old) WHERE 0"
+    }
+    public var probeCount: String { "SELECT count() FROM \(probeTarget)" }
+    public var dropProbe: [String] { [drop(probeBridge, isView: true), drop(probeTarget), drop(probeSource)] }
 
     /// Rows the backfill copies, for one strategy and slice.
     public func sliceFilter(strategy: BackfillStrategy, cutoff: Int?, parts: [String]?, slice: Slice?) -> String {
@@ -121,13 +181,17 @@ public struct MigrationSQL: Sendable {
 
     public func createStage(_ index: Int) -> String {
         guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
-        // `AS new` would copy the ZooKeeper path: the stage would join the new version's replicas.
+        return localCopyOfNew(named: stageName(index))
+    }
+
+    /// The new table's layout on this node only, without replication: `AS new`
+    /// would copy the ZooKeeper path and join the new version's replicas.
+    func localCopyOfNew(named name: String) -> String {
         var t = migration.to
         t.database = db
         t.engine = unreplicatedEngine(t.engine)
-        t.cluster = nil
-        t.distributedBy = nil
-        return createTableSQL(t, ifNotExists: false, name: stageName(index))
+        (t.cluster, t.distributedBy) = (nil, nil)
+        return createTableSQL(t, ifNotExists: false, name: name)
     }
 
     public func fillStage(_ index: Int, filter: String) -> String {
@@ -155,6 +219,50 @@ public struct MigrationSQL: Sendable {
         ]
     }
 
+    // MARK: - Reads and catch-ups the runner composes
+
+    /// Rows per partition of the old table that `filter` selects.
+    public func partitionCounts(filter: String) -> String {
+        "SELECT _partition_id, count() FROM \(old) WHERE \(filter) GROUP BY _partition_id ORDER BY _partition_id"
+    }
+
+    /// How many rows of `part` (of `source`, default the old table) are in `target`.
+    public func reachedCount(part: String, source: String?, target: String) -> String {
+        let image = self.image(filter: "_part = \(quoteString(part))", source: source)
+        return "SELECT count() FROM \(target) WHERE \(rowHash) IN (SELECT \(rowHash) FROM (\(image)))"
+    }
+
+    public func stagePartitionCount(_ index: Int, partition: String) -> String {
+        "SELECT count() FROM \(stage(index)) WHERE _partition_id = \(quoteString(partition))"
+    }
+    /// Rows of a stage partition already in the new table (an interrupted 18.x move).
+    public func stagePartitionReached(_ index: Int, partition: String) -> String {
+        "SELECT count() FROM \(new) WHERE \(rowHash) IN (SELECT \(rowHash) FROM \(stage(index)) WHERE _partition_id = \(quoteString(partition)))"
+    }
+    public func dropStagePartition(_ index: Int, partition: String) -> String {
+        "ALTER TABLE \(stage(index)) DROP PARTITION ID \(quoteString(partition))"
+    }
+
+    func partFilter(_ parts: [String]) -> String { "_part IN (\(parts.map(quoteString).joined(separator: ", ")))" }
+
+    /// After a swap (the old name holds the new layout): copies `parts` of the
+    /// old data (now under the new version's name) into it.
+    public func catchUpForward(parts: [String]) -> String {
+        "INSERT INTO \(old) (\(columnList)) " + image(filter: partFilter(parts), source: new)
+    }
+
+    /// After switching back (the new layout under the new version's name again):
+    /// copies `parts` of it into the old data.
+    public func catchUpBack(parts: [String]) -> String {
+        "INSERT INTO \(old) (\(reverseColumnList)) SELECT \(reverseColumnList) FROM \(new) WHERE \(partFilter(parts))"
+    }
+
+    /// count and checksum of each of `parts` of `table`, to find twins.
+    public func partChecksums(_ table: String, parts: [String]) -> String {
+        "SELECT _part, count(), toString(sum(\(rowHash))) FROM \(table) WHERE \(partFilter(parts)) GROUP BY _part ORDER BY _part"
+    }
+    public func dropPart(_ table: String, part: String) -> String { "ALTER TABLE \(table) DROP PART \(quoteString(part))" }
+
     public func drop(_ table: String, isView: Bool = false) -> String {
         let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
         return "DROP \(kind) IF EXISTS \(table)\(capabilities.atomicDatabase ? " SYNC" : "")"
@@ -174,7 +282,8 @@ public struct MigrationSQL: Sendable {
     }
 
     public func stopMerges(_ table: String) -> String { "SYSTEM STOP MERGES \(table)" }
-    public func startMerges(_ table: String) -> String { "SYSTEM START MERGES \(table)" }
+    public func startMerges(_ table: String) -> String { Self.startMerges(table) }
+    static func startMerges(_ table: String) -> String { "SYSTEM START MERGES \(table)" }
 
     /// Exact swap on Atomic databases: the bridge stays bound to the old name and
     /// from then on copies new inserts into the old data (lossless rollback).
@@ -201,4 +310,22 @@ public struct MigrationSQL: Sendable {
         }
         return "SELECT \(partitionLabel) AS p, count(), toString(sum(\(rowHash))) FROM \(table)\(filter.map { " WHERE " + $0 } ?? "") GROUP BY p ORDER BY p"
     }
+}
+
+/// How the bridge's SELECT fills the new table's stored columns that the copy
+/// does not (MATERIALIZED ones, DEFAULT ones the old table lacks).
+public enum BridgeShape: String, Sendable, Codable {
+    /// Only the copied columns: the target computes the rest. Current servers
+    /// refuse a view whose SELECT outputs a MATERIALIZED column of its target.
+    case copiedOnly = "copied_only"
+    /// Also every such column, computed from its expression: 18.x pushes a
+    /// view's block to its target without computing them (`Expected column day`).
+    case computedToo = "computed_too"
+}
+
+extension ColumnDef {
+    /// The copy writes it: ordinary and DEFAULT columns (MATERIALIZED and ALIAS
+    /// are computed by the table, EPHEMERAL ones are not stored to copy from).
+    var isCopied: Bool { kind == .ordinary || kind == .defaulted }
+    var isMaterialized: Bool { kind == .materialized }
 }

@@ -36,6 +36,14 @@ public struct PlanStep: Sendable, Hashable, Codable {
     public var notes: [String]
     /// The migration the step belongs to (nil for plain tables and views); not part of the JSON.
     public internal(set) var migration: String? = nil
+    /// For text: the statements of one slice with `<partition>` in place of each
+    /// partition, and the partitions they run for. `sql` still holds every statement.
+    public internal(set) var repeated: Repetition? = nil
+
+    public struct Repetition: Sendable, Hashable {
+        public var sql: [String]
+        public var partitions: [String]
+    }
 
     public init(
         _ kind: StepKind, target: String, summary: String, sql: [String] = [],
@@ -68,12 +76,13 @@ public struct Plan: Sendable, Hashable, Codable {
     /// that blocks (`plan --detailed-exitcode` exits 2 for both).
     public var hasChanges: Bool { steps.contains { $0.status != .done } }
 
-    /// Text for people.
-    public func render() -> String { String(decoding: renderedBytes(), as: UTF8.self) }
+    /// Text for people. Statements repeated per partition are shown once, with
+    /// the partitions they run for, unless `verbose`.
+    public func render(verbose: Bool = false) -> String { String(decoding: renderedBytes(verbose: verbose), as: UTF8.self) }
 
     /// `render()` as UTF-8, built as bytes: large plans (100k-line scripts)
     /// print megabytes of SQL, and writing the bytes skips a decode and re-encode.
-    public func renderedBytes() -> [UInt8] {
+    public func renderedBytes(verbose: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(steps.reduce(0) { $0 + $1.sql.reduce(64) { $0 + $1.utf8.count + 16 } })
         func line(_ text: String) {
@@ -92,7 +101,13 @@ public struct Plan: Sendable, Hashable, Codable {
             line("\(mark) \(i + 1). \(step.summary)\(state)")
             for note in step.notes { line("     note: \(note)") }
             if step.status != .done {
-                for sql in step.sql { appendIndented(sql, to: &out, indent: indent) }
+                if let r = step.repeated, !verbose {
+                    for sql in r.sql { appendIndented(sql, to: &out, indent: indent) }
+                    let shown = r.partitions.count <= 6 ? r.partitions.joined(separator: " ") : "\(r.partitions[0]) … \(r.partitions[r.partitions.count - 1])"
+                    line("     … × \(r.partitions.count) partitions: \(shown) (every statement: plan --verbose or --json)")
+                } else {
+                    for sql in step.sql { appendIndented(sql, to: &out, indent: indent) }
+                }
             }
         }
         for w in warnings { line("warning: \(w)") }

@@ -1,18 +1,20 @@
-/// The SQL of the state table `<db>._mbg_state`, where migrations record their
-/// phase, slices and lock.
-struct StateTableSQL: Sendable {
+/// The SQL of `<db>._mbg_state`, the append-only table of migration state.
+enum StateTableSQL {
     static let tableName = "_mbg_state"
-    let database: String
-    /// On a cluster: created ON CLUSTER, every node a replica of one
-    /// replication group (no `{shard}` in the path), so every node sees one state.
-    var cluster: String? = nil
-
-    var table: String { qualified(database, Self.tableName) }
 
     /// ReplacingMergeTree so old versions of a key eventually merge away; no
     /// feature 18.16 lacks. Reads never rely on merges having happened.
-    var createSQL: String {
-        """
+    /// On a cluster (`cluster` set): created ON CLUSTER, every node a replica
+    /// of one replication group (no `{shard}` in the path), so every node
+    /// sees one state.
+    static func create(_ table: String, cluster: String? = nil, database: String = "") -> String {
+        let engine: String
+        if cluster == nil {
+            engine = "ReplacingMergeTree(seq)"
+        } else {
+            engine = "ReplicatedReplacingMergeTree('/clickhouse/mbg/\(database.isEmpty ? "<database>" : database)/\(tableName)', '{shard}-{replica}', seq)"
+        }
+        return """
         CREATE TABLE IF NOT EXISTS \(table)\(onCluster(cluster))
         (
             migration String,
@@ -27,8 +29,25 @@ struct StateTableSQL: Sendable {
         """
     }
 
-    var engine: String {
-        guard cluster != nil else { return "ReplacingMergeTree(seq)" }
-        return "ReplicatedReplacingMergeTree('/clickhouse/mbg/\(database.isEmpty ? "<database>" : database)/\(Self.tableName)', '{shard}-{replica}', seq)"
+    /// Latest value, owner and write time per key, and the server's time.
+    static func load(_ table: String, migration: String) -> String {
+        """
+        SELECT key, argMax(value, seq), argMax(owner, seq), toUnixTimestamp(argMax(at, seq)), toUnixTimestamp(now())
+        FROM \(table) WHERE migration = \(quoteString(migration)) GROUP BY key
+        """
+    }
+
+    static func migrations(_ table: String) -> String { "SELECT DISTINCT migration FROM \(table) ORDER BY migration" }
+
+    struct Row {
+        var migration, key, value, owner: String
+        var seq: UInt64
+    }
+
+    static func insert(_ table: String, _ rows: [Row]) -> String {
+        let values = rows.map { r in
+            "(\(quoteString(r.migration)), \(quoteString(r.key)), \(quoteString(r.value)), \(quoteString(r.owner)), \(r.seq))"
+        }
+        return "INSERT INTO \(table) (migration, key, value, owner, seq) VALUES " + values.joined(separator: ", ")
     }
 }

@@ -24,9 +24,14 @@ public struct ColumnSyntax: Sendable, Hashable {
     public var type: String
     public var typeRange: SourceRange
     public var isKey: Bool
+    /// The expression of DEFAULT, MATERIALIZED, ALIAS or EPHEMERAL (see `valueKind`).
     public var defaultSQL: Expr?
     public var codec: Expr?
     public var range: SourceRange
+    /// Which modifier gave `defaultSQL`; `.ephemeral` may come without one.
+    public var valueKind: ColumnKind = .ordinary
+    public var comment: Expr? = nil
+    public var ttl: Expr? = nil
 }
 
 public enum TableClause: Sendable, Hashable {
@@ -39,6 +44,14 @@ public enum TableClause: Sendable, Hashable {
     case settings([(name: Name, value: String)])
     case database(Name)
     case cluster(Name)
+    /// `sample_by ITEM`; nil for `sample_by none`.
+    case sampleBy(KeyItem?)
+    /// `index NAME ITEM type TYPE [granularity N]`; `index NAME none` drops an inherited one.
+    case index(name: Name, definition: IndexSyntax?)
+    /// `projection NAME "SELECT …"`; `projection NAME none` drops an inherited one.
+    case projection(name: Name, query: Expr?)
+    /// `comment "text"`; nil for `comment none`.
+    case comment(Expr?)
     /// `distributed [by "expr"]`: nil shards by `rand()`.
     case distributed(Expr?)
 
@@ -51,6 +64,14 @@ public enum TableClause: Sendable, Hashable {
 public enum EngineSyntax: Sendable, Hashable {
     case text(String)
     case sql(Expr)
+}
+
+/// The body of an `index` clause.
+public struct IndexSyntax: Sendable, Hashable {
+    public var expression: KeyItem
+    /// `minmax`, `bloom_filter(0.01)` as written, or SQL in quotes.
+    public var type: EngineSyntax
+    public var granularity: Int?
 }
 
 public struct TableDecl: Sendable, Hashable {

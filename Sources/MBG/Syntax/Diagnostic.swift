@@ -11,6 +11,8 @@ public struct Diagnostic: Error, Sendable, CustomStringConvertible {
         case server
         /// Old and new tables differ.
         case verification
+        /// Verification could not compare everything (writes never paused); nothing found differing.
+        case notCompared
         /// Another run holds the migration's lock.
         case lock
         /// A destructive action needs `--yes` or a terminal to confirm on.

@@ -297,7 +297,7 @@ public struct Lexer {
                     pos += 1
                 default:
                     error(
-                        "unknown escape sequence", pos, pos + 2,
+                        "unknown escape sequence", pos, min(pos + 2, end),
                         hint: "known escapes: \\n \\t \\\\ \\\" \\(expr)")
                     pos += e == 0 ? 1 : 2
                 }

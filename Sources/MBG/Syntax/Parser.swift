@@ -18,7 +18,7 @@ public struct Parser {
     ]
     static let clauseWords: Set<String> = [
         "order_by", "primary_key", "partition_by", "engine", "ttl", "settings", "database",
-        "cluster", "distributed",
+        "cluster", "sample_by", "index", "projection", "comment", "distributed",
     ]
     static let migrateWords: Set<String> = [
         "via", "cutoff", "batch", "throttle", "transform", "strategy", "cutover", "name",
@@ -346,6 +346,8 @@ public struct Parser {
         }
         var clauses: [(clause: TableClause, range: SourceRange)] = []
         while let w = current.word, Parser.clauseWords.contains(w) {
+            // The newer clause words are common names: `index = 2` on the next line is a statement.
+            if ["index", "projection", "comment"].contains(w), !clauseFollows(w) { break }
             let cstart = current.range.start
             let clause = try tableClause()
             clauses.append((clause, SourceRange(cstart, previousEnd)))
@@ -360,7 +362,19 @@ public struct Parser {
             range: SourceRange(start, previousEnd))
     }
 
-    /// column -> name type ('key' | 'default' string | 'codec' string)*
+    /// Whether the token after `index`, `projection` or `comment` continues that clause.
+    func clauseFollows(_ word: String) -> Bool {
+        let next = peekToken()
+        switch (word, next.kind) {
+        case ("comment", .string), ("comment", .identifier("none", false)): return true
+        case ("comment", _): return false
+        case (_, .identifier(_, _)): return true
+        default: return false
+        }
+    }
+
+    /// column -> name type ('key' | 'default' string | 'materialized' string | 'alias' string
+    ///           | 'ephemeral' string? | 'codec' string | 'comment' string | 'ttl' string)*
     mutating func column() throws -> ColumnSyntax {
         let name = try expectName("a column name", allowReserved: true)
         guard case .identifier = current.kind else {
@@ -373,6 +387,13 @@ public struct Parser {
         var isKey = false
         var defaultSQL: Expr?
         var codec: Expr?
+        var valueKind = ColumnKind.ordinary
+        var comment: Expr?
+        var ttl: Expr?
+        func nextIsString(_ parser: Parser) -> Bool {
+            if case .string = parser.peekToken().kind { return true }
+            return false
+        }
         while true {
             if checkWord("key") {
                 advance()
@@ -380,16 +401,37 @@ public struct Parser {
             } else if checkWord("default") {
                 advance()
                 defaultSQL = try sqlText("a SQL expression in quotes after 'default'")
+                valueKind = .defaulted
             } else if checkWord("codec") {
                 advance()
                 codec = try sqlText("a codec in quotes after 'codec'")
+            } else if let w = current.word, ["materialized", "alias"].contains(w),
+                nextIsString(self) || !current.newlineBefore
+            {
+                // Without a string on the same line these words name the next column.
+                advance()
+                defaultSQL = try sqlText("a SQL expression in quotes after '\(w)'")
+                valueKind = w == "alias" ? .alias : .materialized
+            } else if checkWord("ephemeral"), nextIsString(self) || !current.newlineBefore {
+                advance()
+                valueKind = .ephemeral
+                defaultSQL = nil
+                if case .string = current.kind { defaultSQL = try primary() }
+            } else if let w = current.word, ["comment", "ttl"].contains(w), nextIsString(self) || !current.newlineBefore {
+                advance()
+                if w == "comment" {
+                    comment = try sqlText("the comment in quotes after 'comment'")
+                } else {
+                    ttl = try sqlText("a TTL expression in quotes after 'ttl'")
+                }
             } else {
                 break
             }
         }
         return ColumnSyntax(
             name: name, type: file.slice(typeRange), typeRange: typeRange, isKey: isKey,
-            defaultSQL: defaultSQL, codec: codec, range: SourceRange(name.range.start, previousEnd))
+            defaultSQL: defaultSQL, codec: codec, range: SourceRange(name.range.start, previousEnd),
+            valueKind: valueKind, comment: comment, ttl: ttl)
     }
 
     /// Skips `( … )` with nested parentheses.
@@ -470,6 +512,43 @@ public struct Parser {
             return .settings(settings)
         case "database": return .database(try expectName("a database name", allowReserved: true))
         case "cluster": return .cluster(try expectName("a cluster name", allowReserved: true))
+        case "sample_by":
+            if matchWord("none") { return .sampleBy(nil) }
+            return .sampleBy(try keyItem())
+        case "comment":
+            if matchWord("none") { return .comment(nil) }
+            return .comment(try sqlText("the table's comment in quotes after 'comment'"))
+        case "projection":
+            let name = try expectName("a projection name after 'projection'", allowReserved: true)
+            if matchWord("none") { return .projection(name: name, query: nil) }
+            return .projection(
+                name: name, query: try sqlText("the projection's SELECT in quotes, e.g. projection \(name.text) \"SELECT …\""))
+        case "index":
+            let name = try expectName("an index name after 'index'", allowReserved: true)
+            if matchWord("none") { return .index(name: name, definition: nil) }
+            let expression = try keyItem()
+            guard matchWord("type") else {
+                throw fail("expected 'type' and the index type", hint: "e.g. index \(name.text) ts type minmax granularity 1")
+            }
+            let type: EngineSyntax
+            if case .string = current.kind {
+                type = .sql(try primary())
+            } else if case .identifier = current.kind {
+                let start = advance().range.start
+                if check("(") && !current.newlineBefore { try skipBalanced() }
+                type = .text(file.slice(SourceRange(start, previousEnd)))
+            } else {
+                throw fail("expected an index type after 'type'", hint: "e.g. minmax, set(100), bloom_filter(0.01)")
+            }
+            var granularity: Int?
+            if matchWord("granularity") {
+                guard case .integer(let n) = current.kind, n > 0 else {
+                    throw fail("expected a positive granularity after 'granularity'", hint: "e.g. granularity 4")
+                }
+                advance()
+                granularity = n
+            }
+            return .index(name: name, definition: IndexSyntax(expression: expression, type: type, granularity: granularity))
         case "distributed":
             // `distributed` alone shards by rand(); `distributed by "expr"` by the expression.
             guard matchWord("by") else { return .distributed(nil) }

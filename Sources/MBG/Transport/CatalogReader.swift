@@ -50,7 +50,7 @@ public struct CatalogReader: Sendable {
         let order = has.contains("columns.position") ? " ORDER BY table, position" : ""
         let columns = try transport.run(
             """
-            SELECT table, name, type, default_kind, default_expression, \(codec), is_in_primary_key
+            SELECT table, name, type, default_kind, default_expression, \(codec), is_in_primary_key, comment
             FROM system.columns WHERE database = \(db)\(order)
             """)
         let parts = try transport.run(
@@ -62,13 +62,14 @@ public struct CatalogReader: Sendable {
 
         var columnsByTable: [String: [ColumnDef]] = [:]
         for row in columns.rows {
-            guard row.count == 7, let table = row[0], let name = row[1], let type = row[2] else {
+            guard row.count == 8, let table = row[0], let name = row[1], let type = row[2] else {
                 throw CatalogReadError.unexpectedAnswer("system.columns row \(row)")
             }
-            columnsByTable[table, default: []].append(
-                liveColumn(
-                    name: name, type: type, kind: row[3] ?? "", expression: row[4] ?? "",
-                    codec: row[5] ?? "", inPrimaryKey: row[6] == "1"))
+            var column = liveColumn(
+                name: name, type: type, kind: row[3] ?? "", expression: row[4] ?? "",
+                codec: row[5] ?? "", inPrimaryKey: row[6] == "1")
+            if let comment = row[7], !comment.isEmpty { column.comment = comment }
+            columnsByTable[table, default: []].append(column)
         }
         var partitionsByTable: [String: [PartitionInfo]] = [:]
         for row in parts.rows {
@@ -88,10 +89,13 @@ public struct CatalogReader: Sendable {
             }
             let engineFull = row[2] ?? ""
             let createQuery = row[3] ?? ""
-            let definition = liveTableDef(
+            var definition = liveTableDef(
                 database: database, name: name, engine: engine, engineFull: engineFull,
                 sortingKey: row[4] ?? "", partitionKey: row[5] ?? "", primaryKey: row[6] ?? "",
                 columns: columnsByTable[name] ?? [])
+            if engine != "MaterializedView" && engine != "View" {
+                CreateTableElements(createQuery).apply(to: &definition)
+            }
             let dependents = zip(sqlStringArray(row[7] ?? ""), sqlStringArray(row[8] ?? ""))
                 .map { "\($0).\($1)" }
             let partitions = partitionsByTable[name] ?? []
@@ -125,9 +129,11 @@ func liveColumn(
         }
     }
     let hasDefault = !kind.isEmpty
+    // A bare `EPHEMERAL` column shows the type's default as its expression.
+    let bareEphemeral = kind.uppercased() == "EPHEMERAL" && expression.hasPrefix("defaultValueOfTypeName(")
     return ColumnDef(
         name: name, type: type, isKey: inPrimaryKey,
-        defaultExpression: hasDefault ? expression : nil, codec: codecBody,
+        defaultExpression: hasDefault && !bareEphemeral ? expression : nil, codec: codecBody,
         defaultKind: hasDefault && kind.uppercased() != "DEFAULT" ? kind.uppercased() : nil)
 }
 
@@ -149,7 +155,9 @@ func liveTableDef(
         columns: columns, orderBy: orderBy, primaryKey: primary,
         partitionBy: partitionKey.isEmpty ? nil : partitionKey,
         engine: clauses.engine.isEmpty ? engine : clauses.engine, ttl: clauses.ttl,
-        settings: clauses.settings.filter { defaultTableSettings[$0.name] != normalizedSQL($0.value) })
+        settings: clauses.settings.filter { defaultTableSettings[$0.name] != normalizedSQL($0.value) },
+        sampleBy: isMergeTree ? clauses.sampleBy : nil,
+        comment: clauses.comment.map(sqlStringValue))
 }
 
 /// `engine_full` taken apart:
@@ -210,6 +218,91 @@ struct EngineClauses: Equatable {
                 }
             }
         }
+    }
+}
+
+/// What only `create_table_query` tells about a table: column TTLs, skip
+/// indexes, projections and the table comment (newer servers leave COMMENT
+/// out of `engine_full`).
+struct CreateTableElements: Equatable {
+    var columnTTLs: [String: String] = [:]
+    var columnComments: [String: String] = [:]
+    var indexes: [IndexDef] = []
+    var projections: [ProjectionDef] = []
+    var comment: String?
+
+    init(_ query: String) {
+        let tokens = sqlTokens(query)
+        guard let open = tokens.firstIndex(where: { $0.depth == 0 && $0.kind == .symbol && $0.text == "(" }),
+            let close = closingIndex(tokens, open), open + 1 < close
+        else { return }
+        let body = String(query[tokens[open].range.upperBound..<tokens[close].range.lowerBound])
+        for element in splitTopLevelCommas(body) { add(element) }
+        // COMMENT 'text' after the engine clauses ends the statement.
+        let tail = tokens[(close + 1)...]
+        if let c = tail.lastIndex(where: { $0.depth == 0 && $0.isWord("COMMENT") }), c + 1 < tokens.count,
+            tokens[c + 1].kind == .string, c + 2 == tokens.count
+        {
+            comment = sqlStringValue(tokens[c + 1].text)
+        }
+    }
+
+    private mutating func add(_ element: String) {
+        let tokens = sqlTokens(element)
+        guard tokens.count >= 2 else { return }
+        func source(_ from: Int, _ to: Int) -> String {
+            guard from < to else { return "" }
+            return String(element[tokens[from].range.lowerBound..<tokens[to - 1].range.upperBound])
+        }
+        func top(_ word: String, from: Int = 0) -> Int? {
+            tokens.indices.first { $0 >= from && tokens[$0].depth == 0 && tokens[$0].isWord(word) }
+        }
+        let first = tokens[0]
+        if first.isWord("INDEX"), let type = top("TYPE", from: 2) {
+            let granularity = top("GRANULARITY", from: type)
+            indexes.append(
+                IndexDef(
+                    name: tokens[1].text, expression: source(2, type),
+                    type: source(type + 1, granularity ?? tokens.count),
+                    granularity: granularity.flatMap { $0 + 1 < tokens.count ? Int(tokens[$0 + 1].text) : nil }))
+            return
+        }
+        if first.isWord("PROJECTION"), tokens.count >= 4, tokens[2].text == "(", tokens[2].kind == .symbol,
+            let end = closingIndex(tokens, 2)
+        {
+            projections.append(ProjectionDef(name: tokens[1].text, query: source(3, end)))
+            return
+        }
+        if first.isWord("CONSTRAINT") { return }
+        // A column: name Type [DEFAULT …] [COMMENT '…'] [CODEC(…)] [TTL …].
+        let name = first.text
+        if let c = top("COMMENT", from: 2), c + 1 < tokens.count, tokens[c + 1].kind == .string {
+            columnComments[name] = sqlStringValue(tokens[c + 1].text)
+        }
+        // TTL comes after COMMENT and CODEC; a column named ttl in a DEFAULT stays out of reach.
+        let after = [top("COMMENT", from: 2), top("CODEC", from: 2)].compactMap { $0 }.max() ?? 2
+        if let t = top("TTL", from: after) {
+            let stops: Set<String> = ["SETTINGS", "STATISTICS", "COMMENT", "CODEC"]
+            let end = tokens.indices.first {
+                $0 > t + 1 && tokens[$0].depth == 0 && tokens[$0].kind == .word
+                    && stops.contains(tokens[$0].text.uppercased())
+            }
+            columnTTLs[name] = source(t + 1, end ?? tokens.count)
+        }
+    }
+
+    /// Puts what the query tells into a definition read from the system tables.
+    func apply(to table: inout TableDef) {
+        for i in table.columns.indices {
+            let name = table.columns[i].name
+            if let ttl = columnTTLs[name] { table.columns[i].ttl = ttl }
+            if table.columns[i].comment == nil, let c = columnComments[name], !c.isEmpty {
+                table.columns[i].comment = c
+            }
+        }
+        table.indexes = indexes
+        table.projections = projections
+        if let comment, !comment.isEmpty { table.comment = comment }
     }
 }
 

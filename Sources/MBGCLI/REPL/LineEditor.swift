@@ -65,7 +65,7 @@ public final class LineEditor: LineReader {
             // readline() returns NULL for Ctrl-C (our SIGINT handler ran) and for
             // Ctrl-D alike; the flag tells which. Both leave the cursor after
             // the echoed ^C / ^D, so end that line.
-            writeToStandardOutput("\n")
+            Console.standardOutput.write("\n")
             return interruptFlag.exchange(false, ordering: .sequentiallyConsistent) ? .interrupted : .eof
         }
         defer { free(raw) }
@@ -197,11 +197,11 @@ private enum InterruptHandling {
                     return (onInterrupt, state.interrupts > 1)
                 }
                 if repeated {
-                    writeToStandardOutput("\nmbg: interrupted again while cancelling; exiting\n")
+                    Console.standardOutput.write("\nmbg: interrupted again while cancelling; exiting\n")
                     _exit(130)
                 }
                 if let cancel {
-                    writeToStandardOutput("\ncancelling…\n")
+                    Console.standardOutput.write("\ncancelling…\n")
                     cancel()
                 }
             }

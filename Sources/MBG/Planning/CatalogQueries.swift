@@ -1,0 +1,42 @@
+/// The system-table reads a migration makes (which tables exist, their parts,
+/// engines and ids), in one place; the runner sends them and parses the answers.
+enum CatalogQueries {
+    static let serverNow = "SELECT toUnixTimestamp(now())"
+    static let currentDatabase = "SELECT currentDatabase()"
+
+    static func databaseExists(_ database: String) -> String {
+        "SELECT count() FROM system.databases WHERE name = \(quoteString(database))"
+    }
+
+    /// `name, engine` of those of `names` that exist in `db`.
+    static func tables(_ db: String, _ names: [String]) -> String {
+        "SELECT name, engine FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(names.map(quoteString).joined(separator: ", ")))"
+    }
+
+    /// 1 when `db`.`name` exists, else 0.
+    static func tableCount(_ db: String, _ name: String) -> String {
+        "SELECT count() FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
+
+    /// Names of the tables in `db` starting with `prefix` (stage tables left behind).
+    static func tables(_ db: String, prefix: String) -> String {
+        "SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString(prefix)))"
+    }
+
+    static func engineFull(_ db: String, _ name: String) -> String {
+        "SELECT engine_full FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
+
+    static func uuid(_ db: String, _ name: String) -> String {
+        "SELECT toString(uuid) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
+
+    /// `name, partition_id, min_block_number, max_block_number, rows` of the active parts.
+    static func activeParts(_ db: String, _ table: String) -> String {
+        "SELECT name, partition_id, min_block_number, max_block_number, rows FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active ORDER BY partition_id, min_block_number"
+    }
+
+    static func maxBlock(_ db: String, _ table: String) -> String {
+        "SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active"
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+
+@testable import MBG
+
+/// After kill -9 the same command can run at once: a lock whose owner is a
+/// process of this host that no longer exists is taken over (with a warning);
+/// one held by another host still refuses.
+final class LockTakeoverTests: XCTestCase {
+    func test18DeadLocalOwner() throws { try deadLocalOwner("18") }
+    func test26DeadLocalOwner() throws { try deadLocalOwner("26") }
+
+    func deadLocalOwner(_ server: String) throws {
+        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
+            try env.seed(10_000)
+            let m = env.migration(strategy: .fence, mode: .versioned)
+            let store = StateStore(transport: env.transport, database: env.database, owner: "x", clock: .system)
+            try store.ensureTable()
+
+            // Held by another host, heartbeat fresh: refused.
+            let remote = "elsewhere-\(UUID().uuidString.prefix(6)):\(deadPid())"
+            try store.write(m.name, "lock", encodeJSON(LockRecord(owner: remote, since: "t0")))
+            XCTAssertThrowsError(try env.runner().apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
+                guard case MigrationError.locked(_, let owner, _, _, let stale) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(owner, remote)
+                XCTAssertFalse(stale)
+            }
+
+            // Held by a process of this host that was killed: taken over at once.
+            let dead = "\(ProcessInfo.processInfo.hostName):\(deadPid())"
+            try store.write(m.name, "lock", encodeJSON(LockRecord(owner: dead, since: "t1")))
+            let reporter = CollectingReporter()
+            let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
+                                         reporter: reporter, owner: "test:\(getpid())")
+            runner.fenceSettleSeconds = 0.2
+            try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+            XCTAssertEqual(try runner.status(m).first?.phase, .verified)
+            XCTAssertTrue(reporter.lines.contains { $0.hasPrefix("warning: taking over the lock of \(dead)") && $0.contains("no longer exists") }, "\(reporter.lines)")
+            let n = try env.transport.run("SELECT count() FROM \(qualified(env.database, m.to.physicalName))").scalar
+            XCTAssertEqual(n, "10000")
+        }
+    }
+}
+
+/// A pid that surely no longer exists: a child that has exited and been reaped.
+func deadPid() -> Int32 {
+    var pid: pid_t = 0
+    var args: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+    defer { args.forEach { free($0) } }
+    guard posix_spawn(&pid, "/bin/true", nil, nil, &args, nil) == 0 else { return Int32.max }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return pid
+}

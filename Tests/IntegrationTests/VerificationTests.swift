@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+
+@testable import MBG
+
+/// Verification reports only what it measured: under writers that never pause
+/// it says the whole tables were not compared (a distinct outcome), and once
+/// they stop it compares and the numbers are the tables' own.
+final class VerificationTests: XCTestCase {
+    func test18NeverQuietIsNotFullyCompared() throws { try neverQuiet("18") }
+    func test26NeverQuietIsNotFullyCompared() throws { try neverQuiet("26") }
+
+    func neverQuiet(_ server: String) throws {
+        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
+            try env.seed(200_000)
+            let m = env.migration(strategy: .fence, mode: .versioned)
+            let runner = env.runner()
+            runner.fenceSettleSeconds = 0.2
+            runner.faultHook = { point in if point == "verify.before" { throw MigrationError.injectedFault(point) } }
+            XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false))
+            runner.faultHook = nil
+            XCTAssertEqual(try runner.status(m).first?.phase, .backfilled)
+
+            // Writers with no pause between inserts: two reads of the old table never agree.
+            let stop = Flag()
+            let old = qualified(env.database, m.from.physicalName)
+            var threads: [Background<Int>] = []
+            for w in 0..<3 {
+                threads.append(Background {
+                    let t = try HTTPTransport(options: env.transport.options)
+                    var n = 0
+                    while !stop.isSet {
+                        try t.run("INSERT INTO \(old) (id, ts, payload) SELECT \(LiveMigrationTests.writerBase + w * 10_000_000) + \(n), now(), 'w'")
+                        n += 1
+                    }
+                    return n
+                })
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+            do {
+                let report = try runner.verify(m)
+                XCTFail("expected not fully compared under continuous writes, got \(report)")
+            } catch MigrationError.notFullyCompared(_, let reasons, let notes) {
+                print("[\(server)] \(reasons) \(notes)")
+                XCTAssertTrue(reasons.first?.contains("never paused") == true, "\(reasons)")
+                XCTAssertTrue(notes.contains { $0.contains("200000 rows") }, "the backfill's measured rows: \(notes)")
+                XCTAssertEqual(MigrationError.notFullyCompared(migration: "ev", reasons: reasons, notes: notes).category, .verification)
+            }
+            stop.set()
+            var written = 0
+            for t in threads { written += try t.wait(seconds: 30)?.get() ?? 0 }
+            XCTAssertGreaterThan(written, 0)
+
+            // Quiet now: the report's numbers are measured on both sides and match the tables.
+            let report = try runner.verify(m)
+            XCTAssertTrue(report.ok && report.fullyCompared, "\(report)")
+            let total = report.rows.reduce(0) { $0 + $1.oldRows }
+            XCTAssertEqual(total, 200_000 + written)
+            XCTAssertEqual(report.rows.reduce(0) { $0 + $1.newRows }, total)
+            let newCount = try env.transport.run("SELECT count() FROM \(qualified(env.database, m.to.physicalName))").scalar
+            XCTAssertEqual(newCount, String(total))
+        }
+    }
+}
+
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
