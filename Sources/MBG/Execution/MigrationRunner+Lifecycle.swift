@@ -126,7 +126,7 @@ extension MigrationRunner {
         switch m.cutover {
         case .versioned:
             try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: .none))), ("phase", MigrationPhase.cutOver.rawValue)])
-            reporter.info("\(m.name): cut over (versioned): read and write \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+            reporter.info("\(m.name): cut over (versioned): read and write \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where cluster != nil:
             throw MigrationError.unsupported(MigrationSQL.swapOnClusterRefusal)
         case .swap:

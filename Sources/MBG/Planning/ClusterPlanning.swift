@@ -94,3 +94,28 @@ extension Planner {
         steps.replaceSubrange(verifyIndex...verifyIndex, with: perShard)
     }
 }
+
+extension Planner {
+    /// Drift of a clustered table: its data table against the declaration
+    /// with the Replicated arguments mbg would write, and the Distributed
+    /// table in front of it (this node's view; the other nodes are checked
+    /// when apply connects to them).
+    func clusteredDrift(_ t: TableDef, _ live: CatalogTable) -> [String] {
+        var declared = t
+        declared.distributedBy = nil
+        declared.cluster = nil
+        let db = t.database ?? inputs.database
+        if t.explicitReplicationPath == nil && t.isReplicated {
+            declared.engine = replicatedEngine(t.engine, database: db, table: t.dataName, style: inputs.capabilities.atomicDatabase ? .uuid : .named)
+        }
+        guard t.distributedBy != nil else { return catalogTableDiff(declared: declared, live: live.definition) }
+        guard let data = inputs.catalog.table(t.dataName, database: t.database) else {
+            return ["\(t.dataName), the data behind the Distributed table \(t.physicalName), is missing on this node"]
+        }
+        var diffs = catalogTableDiff(declared: declared, live: data.definition)
+        if !live.engine.hasPrefix("Distributed") {
+            diffs.append("\(t.physicalName) is \(live.engine) on the server, not a Distributed table")
+        }
+        return diffs
+    }
+}

@@ -119,7 +119,8 @@ public struct Planner: Sendable {
             if t.cluster != nil || t.distributedBy != nil || t.isReplicated { return clusteredTableStep(t) }
             return PlanStep(.createTable, target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
         }
-        let drift = catalogTableDiff(declared: t, live: live.definition)
+        var drift = catalogTableDiff(declared: t, live: live.definition)
+        if t.cluster != nil || t.distributedBy != nil || t.isReplicated { drift = clusteredDrift(t, live) }
         if drift.isEmpty {
             return PlanStep(.createTable, target: t.physicalName, summary: "table \(t.physicalName) exists as declared", status: .done)
         }
@@ -231,7 +232,7 @@ public struct Planner: Sendable {
             cut.status = .blocked
             cut.notes.append(MigrationSQL.swapOnClusterRefusal)
         case .versioned:
-            cut.notes.append("nothing is renamed: consumers move to \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+            cut.notes.append("nothing is renamed: consumers move to \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where m.transform != nil:
             cut.status = .blocked
             cut.notes.append("swap needs the bridge to run backwards after the switch; a transform cannot: use versioned")
