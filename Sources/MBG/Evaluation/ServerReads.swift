@@ -60,11 +60,17 @@ extension Interpreter {
         let database = options.database ?? ""
         var tables: [CatalogTable] = []
         var seen = Set<String>()
-        for m in session.migrations where seen.insert(m.from.qualifiedName).inserted {
+        // A distributed source has two tables: the Distributed one and its data.
+        let sources = session.migrations.flatMap { m in
+            var data = m.from
+            (data.name, data.version, data.distributedBy) = (m.from.dataName, nil, nil)
+            return m.from.distributedBy == nil ? [m.from] : [m.from, data]
+        }
+        for from in sources where seen.insert(from.qualifiedName).inserted {
             tables.append(
                 CatalogTable(
-                    database: m.from.database ?? database, name: m.from.physicalName, engine: m.from.engine,
-                    engineFull: m.from.engine, definition: m.from, createQuery: ""))
+                    database: from.database ?? database, name: from.physicalName, engine: from.engine,
+                    engineFull: from.engine, definition: from, createQuery: ""))
         }
         return Catalog(capabilities: .modern, database: database, tables: tables)
     }
@@ -73,6 +79,7 @@ extension Interpreter {
     /// the recorded state of the migrations and the server's clock.
     func planningInputs(for migrations: [MigrationDef], _ location: SourceLocation) throws -> PlanningInputs {
         let catalog = try currentCatalog(at: location)
+        try checkClusters(catalog, location)
         let database = options.database ?? catalog.database
         guard case .server = options.catalogSource, !migrations.isEmpty else {
             return PlanningInputs(catalog: catalog, database: database, now: Int(Date().timeIntervalSince1970))
@@ -117,5 +124,7 @@ extension Interpreter {
 /// The catalog of `database` (or the connection's current database) on a live server.
 public func readLiveCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
     let db = try database ?? transport.execute(Query(CatalogQueries.currentDatabase)).scalar ?? "default"
-    return try CatalogReader(transport: transport, database: db).read()
+    var catalog = try CatalogReader(transport: transport, database: db).read()
+    catalog.topology = try ClusterReader(transport: transport).topology()
+    return catalog
 }

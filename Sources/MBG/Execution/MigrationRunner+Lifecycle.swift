@@ -48,6 +48,7 @@ extension MigrationRunner {
     }
 
     func verify(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws -> VerificationReport {
+        if let cluster { return try clusterVerify(m, s, state, cluster) }
         var report = VerificationReport(migration: m.name, rows: [], notes: [])
         switch state.strategy ?? .fence {
         case .cutoff:
@@ -125,7 +126,9 @@ extension MigrationRunner {
         switch m.cutover {
         case .versioned:
             try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: .none))), ("phase", MigrationPhase.cutOver.rawValue)])
-            reporter.info("\(m.name): cut over (versioned): read and write \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+            reporter.info("\(m.name): cut over (versioned): read and write \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
+        case .swap where cluster != nil:
+            throw MigrationError.unsupported(MigrationSQL.swapOnClusterRefusal)
         case .swap:
             guard m.transform == nil else {
                 throw MigrationError.unsupported("swap cut-over keeps the bridge as a reverse sync, which a transform cannot run backwards; use versioned cut-over")
@@ -341,6 +344,16 @@ extension MigrationRunner {
 
     func dropCreated(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
         let db = m.to.database ?? database
+        if let cluster {
+            // Bridge first (it writes into the new table), then stages on every replica, then the version.
+            try run(s.dropEverywhere(s.bridge, isView: true))
+            try dropClusterStages(s, cluster, db: db)
+            for sql in s.dropVersion(old: false) { try run(sql) }
+            var reset: [(String, String)] = state.values.keys.filter { $0 != "lock" && $0 != "phase" }.map { ($0, "") }
+            reset.append(("phase", MigrationPhase.rolledBack.rawValue))
+            try store.write(m.name, reset)
+            return reporter.info("\(m.name): rolled back on cluster \(cluster.info.name); \(s.old) is untouched")
+        }
         try run(s.drop(s.bridge, isView: true))
         try restartMerges(m, state)
         let stages = try run(CatalogQueries.tables(db, prefix: s.stagePrefix)).rows
@@ -361,6 +374,12 @@ extension MigrationRunner {
             if state.phase == .finished { return reporter.info("\(m.name): already finished") }
             guard state.phase == .cutOver else {
                 throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "finish", hint: "cut over first")
+            }
+            if cluster != nil {
+                try run(s.dropEverywhere(s.bridge, isView: true))
+                if !keepOld { for sql in s.dropVersion(old: true) { try run(sql) } }
+                try store.write(m.name, "phase", MigrationPhase.finished.rawValue)
+                return reporter.info("\(m.name): finished on cluster \(cluster!.info.name); bridge dropped\(keepOld ? ", \(s.old) kept" : ", \(s.old) dropped")")
             }
             try run(s.drop(s.bridge, isView: true))
             try restartMerges(m, state)

@@ -13,6 +13,10 @@ package final class MigrationRunner: @unchecked Sendable {
     let owner: String
     let clock: MigrationClock
     let store: StateStore
+    /// Set on the coordinator runner of a clustered migration (ClusterExecution.swift).
+    let cluster: ClusterNodes?
+    /// Set on a runner that works on one replica of a shard for the coordinator.
+    let shardOf: ClusterHost?
 
     /// A lock whose holder wrote nothing for this long may be taken over (explicitly).
     package var staleLockSeconds = 60
@@ -27,7 +31,8 @@ package final class MigrationRunner: @unchecked Sendable {
 
     package init(
         transport: any Transport, capabilities: Capabilities, database: String,
-        reporter: any ProgressReporter, owner: String, clock: MigrationClock = .system
+        reporter: any ProgressReporter, owner: String, clock: MigrationClock = .system,
+        stateTransport: (any Transport)? = nil, cluster: ClusterNodes? = nil, shardOf: ClusterHost? = nil
     ) {
         self.transport = transport
         self.capabilities = capabilities
@@ -35,7 +40,10 @@ package final class MigrationRunner: @unchecked Sendable {
         self.reporter = reporter
         self.owner = owner
         self.clock = clock
-        self.store = StateStore(transport: transport, database: database, owner: owner, clock: clock)
+        self.cluster = cluster
+        self.shardOf = shardOf
+        self.store = StateStore(
+            transport: stateTransport ?? transport, database: database, owner: owner, clock: clock, cluster: cluster?.info.name)
     }
 
     // MARK: - Strategy

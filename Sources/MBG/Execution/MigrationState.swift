@@ -31,7 +31,12 @@ package struct Slice: Sendable, Codable, Equatable {
     package var index: Int
     package var buckets: Int
     package var rows: Int
-    package var id: String { buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)" }
+    /// On a cluster: the shard whose local tables the slice copies (one replica of it does).
+    package var shard: Int? = nil
+    package var id: String {
+        let local = buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)"
+        return shard.map { "shard\($0)/\(local)" } ?? local
+    }
 }
 
 /// A range of block numbers `[min, max]` (the middle of a part name `p_min_max_level`).
@@ -112,12 +117,14 @@ struct StateStore {
     let database: String
     let owner: String
     let clock: MigrationClock
+    /// Set on a cluster: the state table is Replicated ON CLUSTER.
+    var cluster: String? = nil
     static let tableName = StateTableSQL.tableName
     private let seqSource = SequenceSource()
 
     var table: String { qualified(database, Self.tableName) }
 
-    var createSQL: String { StateTableSQL.create(table) }
+    var createSQL: String { StateTableSQL.create(table, cluster: cluster, database: database) }
 
     func ensureTable() throws { try transport.run(createSQL) }
 

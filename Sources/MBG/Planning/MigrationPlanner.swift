@@ -126,9 +126,11 @@ package struct Planner: Sendable {
     /// blocked drift when it exists otherwise (mbg never recreates a table).
     func tableStep(_ t: TableDef) -> PlanStep {
         guard let live = inputs.catalog.table(t.physicalName, database: t.database) else {
+            if t.cluster != nil || t.distributedBy != nil || t.isReplicated { return clusteredTableStep(t) }
             return PlanStep(.createTable, target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
         }
-        let drift = catalogTableDiff(declared: t, live: live.definition)
+        var drift = catalogTableDiff(declared: t, live: live.definition)
+        if t.cluster != nil || t.distributedBy != nil || t.isReplicated { drift = clusteredDrift(t, live) }
         if drift.isEmpty {
             return PlanStep(.createTable, target: t.physicalName, summary: "table \(t.physicalName) exists as declared", status: .done)
         }
@@ -163,11 +165,11 @@ package struct Planner: Sendable {
         steps.append(PlanStep(
             .stateTable, target: StateTableSQL.tableName,
             summary: "create the state table \(stateTable) (phases, slice progress, lock)",
-            sql: [StateTableSQL.create(stateTable)], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
+            sql: [StateTableSQL.create(stateTable, cluster: s.cluster, database: database)], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
             notes: ["append-only rows read with argMax(value, seq): no UPDATE/DELETE, works on 18.16"]))
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
-                              sql: [s.createNewTable()], status: status(inputs.exists(s.newName, in: db)))
+                              sql: s.createNewTables(), status: status(inputs.exists(s.newName, in: db)))
         if !inputs.exists(s.oldName, in: m.from.database ?? database) {
             create.status = .blocked
             create.notes.append("the old table \(s.old) does not exist")
@@ -220,19 +222,27 @@ package struct Planner: Sendable {
             let template = sliceSQL(0, "<partition>").map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
             backfill.repeated = PlanStep.Repetition(sql: template + after, partitions: shown)
         }
-        steps.append(backfill)
+        if s.cluster != nil {
+            steps += clusterBackfillSteps(m, s, backfill, strategy: strategy)
+        } else {
+            steps.append(backfill)
+        }
 
         let vFilter = strategy == .cutoff ? "\(quoteIdentifier(m.cutoffColumn ?? "")) < toDateTime(\(t))" : nil
         steps.append(PlanStep(.verify, target: m.name, summary: "verify \(s.new) against \(s.old) per partition",
                               sql: [s.verifyQuery(s.old, image: true, filter: vFilter), s.verifyQuery(s.new, image: false, filter: vFilter)],
                               status: status(phase >= .verified),
                               notes: ["a mismatch stops the migration before cut-over and names the partitions"]))
+        if s.cluster != nil { clusterVerifySteps(m, s, &steps, cutoff: t, done: phase >= .verified) }
 
         var cut = PlanStep(.cutover, target: m.name, summary: "cut over (\(m.cutover.rawValue)) — postponed until `cutover`",
                            status: status(phase >= .cutOver))
         switch m.cutover {
+        case .swap where s.cluster != nil:
+            cut.status = .blocked
+            cut.notes.append(MigrationSQL.swapOnClusterRefusal)
         case .versioned:
-            cut.notes.append("nothing is renamed: consumers move to \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+            cut.notes.append("nothing is renamed: consumers move to \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where m.transform != nil:
             cut.status = .blocked
             cut.notes.append("swap needs the bridge to run backwards after the switch; a transform cannot: use versioned")
@@ -248,7 +258,8 @@ package struct Planner: Sendable {
 
         let oldData = m.cutover == .swap ? s.new : s.old
         steps.append(PlanStep(.finish, target: m.name, summary: "finish — postponed until `finish`: drop the bridge, then the old data \(oldData)",
-                              sql: [s.drop(s.bridge, isView: true), s.drop(oldData)], status: status(phase >= .finished)))
+                              sql: s.cluster == nil ? [s.drop(s.bridge, isView: true), s.drop(oldData)] : [s.dropEverywhere(s.bridge, isView: true)] + s.dropVersion(old: true),
+                              status: status(phase >= .finished)))
         for i in steps.indices { steps[i].migration = m.name }
         return steps
     }

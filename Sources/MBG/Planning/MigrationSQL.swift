@@ -14,6 +14,9 @@ package struct MigrationSQL: Sendable {
     package let old: String
     package let new: String
     package let bridge: String
+    /// The cluster every DDL of the migration runs ON (stage tables excepted:
+    /// a stage is one node's scratch space).
+    package let cluster: String?
     /// New-table columns the copy fills: all of them with a transform, else the
     /// ones the old table also has (the rest take their defaults).
     package let copiedColumns: [ColumnDef]
@@ -35,8 +38,11 @@ package struct MigrationSQL: Sendable {
         let oldColumns = oldColumns ?? m.from.columns
         self.oldColumns = oldColumns
         db = m.to.database ?? database
-        oldName = m.from.physicalName
-        newName = m.to.physicalName
+        // Behind a Distributed table the rows live in `<name>_local`: bridge,
+        // backfill and verification work local to local.
+        oldName = m.from.dataName
+        newName = m.to.dataName
+        cluster = m.to.cluster ?? m.from.cluster
         old = qualified(m.from.database ?? database, oldName)
         new = qualified(db, newName)
         bridge = qualified(db, m.bridge)
@@ -92,10 +98,22 @@ package struct MigrationSQL: Sendable {
         return text
     }
 
-    package func createNewTable() -> String {
+    /// The new version: its data table, and on a cluster with `distributed`
+    /// the Distributed table in front of it.
+    package func createNewTables() -> [String] {
         var t = migration.to
         t.database = db
-        return createTableSQL(t)
+        if t.cluster == nil && t.distributedBy == nil && !t.isReplicated { return [createTableSQL(t)] }
+        return createTableStatements(t, database: db, capabilities: capabilities)
+    }
+
+    /// The old version's Distributed table, dropped by finish after its data table.
+    package var oldDistributed: String? {
+        migration.from.distributedBy == nil ? nil : qualified(migration.from.database ?? database, migration.from.physicalName)
+    }
+    /// The new version's Distributed table, dropped by rollback.
+    package var newDistributed: String? {
+        migration.to.distributedBy == nil ? nil : qualified(db, migration.to.physicalName)
     }
 
     /// The shape a server is expected to accept; `apply` proves it on empty
@@ -105,7 +123,7 @@ package struct MigrationSQL: Sendable {
     /// The bridge never uses POPULATE: rows that existed before it come from the backfill.
     package func createBridge(cutoff: Int?, shape: BridgeShape? = nil) -> String {
         let filter = cutoff.map { "\(quoteIdentifier(migration.cutoffColumn ?? "")) >= toDateTime(\($0))" }
-        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge) TO \(new) AS \(bridgeSelect(filter: filter, source: nil, shape: shape ?? defaultBridgeShape))"
+        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge)\(onCluster(cluster)) TO \(new) AS \(bridgeSelect(filter: filter, source: nil, shape: shape ?? defaultBridgeShape))"
     }
 
     func bridgeSelect(filter: String?, source: String?, shape: BridgeShape) -> String {
@@ -133,7 +151,9 @@ package struct MigrationSQL: Sendable {
 
     package func createProbeSource() -> String { "CREATE TABLE \(probeSource) AS \(old) ENGINE = Null" }
     /// Same engine as the new table: its write path is what rejects a bad block.
-    package func createProbeTarget() -> String { "CREATE TABLE \(probeTarget) AS \(new)" }
+    package func createProbeTarget() -> String {
+        migration.to.isReplicated ? localCopyOfNew(named: "_mbg_probe_dst_\(newName)") : "CREATE TABLE \(probeTarget) AS \(new)"
+    }
     package func createProbeBridge(shape: BridgeShape) -> String {
         "CREATE MATERIALIZED VIEW \(probeBridge) TO \(probeTarget) AS \(bridgeSelect(filter: nil, source: probeSource, shape: shape))"
     }
@@ -159,7 +179,20 @@ package struct MigrationSQL: Sendable {
         return f.joined(separator: " AND ")
     }
 
-    package func createStage(_ index: Int) -> String { "CREATE TABLE \(stage(index)) AS \(new)" }
+    package func createStage(_ index: Int) -> String {
+        guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
+        return localCopyOfNew(named: stageName(index))
+    }
+
+    /// The new table's layout on this node only, without replication: `AS new`
+    /// would copy the ZooKeeper path and join the new version's replicas.
+    func localCopyOfNew(named name: String) -> String {
+        var t = migration.to
+        t.database = db
+        t.engine = unreplicatedEngine(t.engine)
+        (t.cluster, t.distributedBy) = (nil, nil)
+        return createTableSQL(t, ifNotExists: false, name: name)
+    }
 
     package func fillStage(_ index: Int, filter: String) -> String {
         "INSERT INTO \(stage(index)) (\(columnList)) \(image(filter: filter))"
@@ -233,6 +266,19 @@ package struct MigrationSQL: Sendable {
     package func drop(_ table: String, isView: Bool = false) -> String {
         let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
         return "DROP \(kind) IF EXISTS \(table)\(capabilities.atomicDatabase ? " SYNC" : "")"
+    }
+
+    /// A drop of what the migration created or replaces: ON CLUSTER on a cluster.
+    package func dropEverywhere(_ table: String, isView: Bool = false) -> String {
+        guard cluster != nil else { return drop(table, isView: isView) }
+        let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
+        return "DROP \(kind) IF EXISTS \(table)\(onCluster(cluster))\(capabilities.atomicDatabase ? " SYNC" : "")"
+    }
+
+    /// Drops of a version (its Distributed table first, then its data).
+    package func dropVersion(old: Bool) -> [String] {
+        let distributed = old ? oldDistributed : newDistributed
+        return (distributed.map { [dropEverywhere($0)] } ?? []) + [dropEverywhere(old ? self.old : new)]
     }
 
     package func stopMerges(_ table: String) -> String { "SYSTEM STOP MERGES \(table)" }

@@ -52,6 +52,8 @@ package enum TableClause: Sendable, Hashable {
     case projection(name: Name, query: Expr?)
     /// `comment "text"`; nil for `comment none`.
     case comment(Expr?)
+    /// `distributed [by "expr"]`: nil shards by `rand()`.
+    case distributed(Expr?)
 
     package static func == (a: TableClause, b: TableClause) -> Bool {
         String(describing: a) == String(describing: b)

@@ -289,7 +289,8 @@ package struct Lexer {
                     }
                     if depth > 0 {
                         error(
-                            "unterminated interpolation", exprStart - 2, pos,
+                            // A backslash just before the end skips one past it.
+                            "unterminated interpolation", exprStart - 2, min(pos, end),
                             hint: "close it with ')'", atEnd: pos >= end)
                         return pieces
                     }

@@ -18,7 +18,7 @@ package struct Parser {
     ]
     static let clauseWords: Set<String> = [
         "order_by", "primary_key", "partition_by", "engine", "ttl", "settings", "database",
-        "cluster", "sample_by", "index", "projection", "comment",
+        "cluster", "sample_by", "index", "projection", "comment", "distributed",
     ]
     static let migrateWords: Set<String> = [
         "via", "cutoff", "batch", "throttle", "transform", "strategy", "cutover", "name",
@@ -549,6 +549,10 @@ package struct Parser {
                 granularity = n
             }
             return .index(name: name, definition: IndexSyntax(expression: expression, type: type, granularity: granularity))
+        case "distributed":
+            // `distributed` alone shards by rand(); `distributed by "expr"` by the expression.
+            guard matchWord("by") else { return .distributed(nil) }
+            return .distributed(try sqlText("a sharding expression in quotes after 'distributed by'"))
         default: throw fail("unknown clause '\(word)'")
         }
     }
