@@ -123,8 +123,11 @@ extension MigrationRunner {
             throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "cut over", hint: "apply (and verify) first")
         }
         try fault("cutover.before")
+        let carry = try viewCarry(m)
+        if let refusal = carry.refusal { throw MigrationError.unsupported(refusal) }
         switch m.cutover {
         case .versioned:
+            try carryViews(m, carry, state)
             try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: .none))), ("phase", MigrationPhase.cutOver.rawValue)])
             reporter.info("\(m.name): cut over (versioned): read and write \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where cluster != nil:
@@ -139,6 +142,42 @@ extension MigrationRunner {
                 try swapByRename(m, s, state)
             }
         }
+    }
+
+    /// The views reading the old version, from the live catalog.
+    func viewCarry(_ m: MigrationDef) throws -> ViewCarry {
+        let db = m.from.database ?? database
+        // Most databases have no views besides the bridge: skip the full catalog read then.
+        let views = try run(CatalogQueries.viewCount(db)).scalar.flatMap { Int($0) } ?? 0
+        guard views > 1 else { return ViewCarry(views: []) }
+        let catalog = try CatalogReader(transport: transport, database: db).read()
+        return sqlFor(m, catalog: catalog).viewCarry(catalog)
+    }
+
+    /// Moves the old version's views to the new one (see `DependentView`): T is
+    /// placed in the future so that creating the copies and narrowing the
+    /// originals changes nothing for rows written meanwhile; cut-over returns
+    /// once T has passed, so writers that move afterwards write rows >= T.
+    func carryViews(_ m: MigrationDef, _ carry: ViewCarry, _ state: MigrationState) throws {
+        guard !carry.isEmpty else { return }
+        let s = sqlFor(m)
+        let recorded = state.values[MigrationState.viewsCutoffKey].flatMap { Int($0) }
+        let t = try recorded ?? (serverNow() + cutoffMarginSeconds)
+        if recorded == nil {
+            try store.write(m.name, [(MigrationState.viewsCutoffKey, String(t)),
+                                     (MigrationState.carriedViewsKey, encodeJSON(carry.materialized))])
+        }
+        for sql in s.carryViews(carry, cutoff: t) { try run(sql) }
+        let now = try serverNow()
+        if now >= t && !carry.materialized.isEmpty {
+            reporter.warning("\(m.name): the views were moved \(now - t + 1) s after T = \(t): rows written to \(s.old) in that time with \(carry.timeColumn ?? "") >= T may reach the views' targets twice")
+        }
+        for v in carry.views {
+            reporter.info(v.kind == .materialized
+                ? "\(m.name): view \(v.name) now takes rows before T = \(t); its copy \(s.twinName(v)) on \(s.new) takes rows from T"
+                : "\(m.name): view \(v.name) now reads \(s.new)")
+        }
+        while try serverNow() <= t { clock.sleep(0.25) }
     }
 
     func uuid(_ name: String) throws -> String {
@@ -253,6 +292,10 @@ extension MigrationRunner {
                 case .rename:
                     try rollbackRename(m, s, c)
                 case .none:
+                    let carried = state.decode([DependentView].self, MigrationState.carriedViewsKey) ?? []
+                    if !carried.isEmpty {
+                        throw MigrationError.unsupported("cut-over moved view(s) \(carried.map(\.name).joined(separator: ", ")) to \(s.new) with a split at T = \(state.values[MigrationState.viewsCutoffKey] ?? "?"); moving them back exactly is not supported: keep \(s.new), or restore the views by hand")
+                    }
                     try store.write(m.name, [("cutover", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): cut-over undone; consumers go back to \(s.old) (rows written there were kept); roll back once more to drop \(s.new)")
                     return
@@ -381,10 +424,25 @@ extension MigrationRunner {
                 try store.write(m.name, "phase", MigrationPhase.finished.rawValue)
                 return reporter.info("\(m.name): finished on cluster \(cluster!.info.name); bridge dropped\(keepOld ? ", \(s.old) kept" : ", \(s.old) dropped")")
             }
-            try run(s.drop(s.bridge, isView: true))
-            try restartMerges(m, state)
             // After a swap the old data lives under the new version's name.
-            let oldData = state.cutover?.mode == .swap ? s.new : s.old
+            let swapped = state.cutover?.mode == .swap
+            let oldData = swapped ? s.new : s.old
+            let carried = state.decode([DependentView].self, MigrationState.carriedViewsKey) ?? []
+            if !keepOld {
+                // Never drop a table a view still reads: the view would fail on every read or insert.
+                let db = m.to.database ?? database
+                let oldDB = swapped ? db : m.from.database ?? database
+                let catalog = try CatalogReader(transport: transport, database: oldDB).read()
+                let still = catalog.views(reading: swapped ? s.newName : s.oldName, database: oldDB,
+                                          except: Set(["\(db).\(m.bridge)"] + carried.map { "\($0.database).\($0.name)" }))
+                if !still.isEmpty {
+                    throw MigrationError.unsupported("\(oldData) is still read by view(s) \(still.map(\.qualifiedName).joined(separator: ", ")): drop or move them first, or `finish \(m.name) keep`; nothing was dropped")
+                }
+            }
+            try run(s.drop(s.bridge, isView: true))
+            // The originals were narrowed to rows before T; their copies on the new version carry on.
+            for v in carried { try run(s.drop(v.qualifiedName, isView: true)) }
+            try restartMerges(m, state)
             if !keepOld { try run(s.drop(oldData)) }
             try store.write(m.name, "phase", MigrationPhase.finished.rawValue)
             reporter.info("\(m.name): finished; bridge dropped\(keepOld ? ", \(oldData) kept" : ", \(oldData) dropped")")

@@ -65,7 +65,15 @@ package final class MigrationRunner: @unchecked Sendable {
     // MARK: - Reading the server
 
     @discardableResult
-    func run(_ sql: String) throws -> QueryResult { try transport.execute(Query(sql)) }
+    func run(_ sql: String) throws -> QueryResult { try transport.execute(Query(sql, settings: ddlSettings(sql))) }
+
+    /// 18.x refuses LowCardinality columns in CREATE TABLE unless allowed per
+    /// query; the tables mbg creates (new versions, stages, probes) copy the
+    /// user's types, which the user's own table already had allowed.
+    func ddlSettings(_ sql: String) -> [String: String] {
+        guard !capabilities.modernSQL, sql.hasPrefix("CREATE TABLE") || sql.hasPrefix("CREATE MATERIALIZED VIEW") else { return [:] }
+        return ["allow_experimental_low_cardinality_type": "1"]
+    }
 
     func fault(_ point: String) throws { try faultHook?(point) }
 

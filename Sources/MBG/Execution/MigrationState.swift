@@ -76,6 +76,11 @@ public struct MigrationState: Sendable {
     /// Seconds since the lock holder last wrote anything.
     package var lockAge: Int { serverNow - (writtenAt["lock"] ?? serverNow) }
 
+    /// Views cut-over moved to the new version (JSON `[DependentView]`): their narrowed originals go at finish.
+    static let carriedViewsKey = "carried_views"
+    /// The split time T of the carried views, unix seconds.
+    static let viewsCutoffKey = "views_cutoff"
+
     func decode<T: Decodable>(_ type: T.Type, _ key: String) -> T? {
         guard let text = values[key], !text.isEmpty, let data = text.data(using: .utf8) else { return nil }
         return try? JSONDecoder().decode(type, from: data)

@@ -254,12 +254,49 @@ package struct Planner: Sendable {
                        "INSERT INTO \(s.old) (…) SELECT … FROM \(s.new) WHERE _part IN (<parts written between the bridge drop and the rename>)"]
             cut.notes.append("ClickHouse \(capabilities.version) has no EXCHANGE TABLES and a view left on the name breaks inserts after RENAME: the bridge is dropped first and rows written meanwhile are caught up; inserts at the instant of the rename may fail and need a retry")
         }
+        let carried = state.decode([DependentView].self, MigrationState.carriedViewsKey) ?? []
+        let carry = s.viewCarry(inputs.catalog)
+        if !carry.isEmpty && phase < .cutOver {
+            cut.notes.append("views reading \(s.old): " + carry.views.map { v in
+                v.kind == .materialized ? "\(v.name) (materialized, to \(v.target ?? "?"))" : "\(v.name) (view)"
+            }.joined(separator: ", "))
+            if let refusal = carry.refusal {
+                cut.status = .blocked
+                cut.notes.append(refusal)
+            } else if m.cutover == .versioned {
+                let tv = inputs.now + timing.cutoffMarginSeconds
+                cut.sql += s.carryViews(carry, cutoff: tv)
+                if let col = carry.timeColumn {
+                    cut.notes.append("each materialized view gets a copy on \(s.new) taking \(col) >= T and is itself narrowed to \(col) < T (T = now + \(timing.cutoffMarginSeconds) s, chosen at cut-over, which returns after T): a row written to either version reaches the view's target once. Rows written directly to \(s.new) must have \(col) >= T: move writers after cut-over returns")
+                }
+                if carry.views.contains(where: { $0.kind == .plain }) {
+                    cut.notes.append("plain views are re-pointed to \(s.new)")
+                }
+            }
+        }
         steps.append(cut)
 
         let oldData = m.cutover == .swap ? s.new : s.old
-        steps.append(PlanStep(.finish, target: m.name, summary: "finish — postponed until `finish`: drop the bridge, then the old data \(oldData)",
-                              sql: s.cluster == nil ? [s.drop(s.bridge, isView: true), s.drop(oldData)] : [s.dropEverywhere(s.bridge, isView: true)] + s.dropVersion(old: true),
-                              status: status(phase >= .finished)))
+        var finishSQL = s.cluster == nil ? [s.drop(s.bridge, isView: true)] : [s.dropEverywhere(s.bridge, isView: true)]
+        var finishNotes: [String] = []
+        // The originals cut-over narrowed (or will narrow) go with the bridge.
+        let narrowed = phase >= .cutOver ? carried : carry.refusal == nil ? carry.materialized : []
+        finishSQL += narrowed.map { s.drop($0.qualifiedName, isView: true) }
+        if !narrowed.isEmpty {
+            finishNotes.append("the narrowed original view(s) \(narrowed.map(\.name).joined(separator: ", ")) are dropped: their copies on \(s.new) carry on")
+        }
+        finishSQL += s.cluster == nil ? [s.drop(oldData)] : s.dropVersion(old: true)
+        var finish = PlanStep(.finish, target: m.name, summary: "finish — postponed until `finish`: drop the bridge, then the old data \(oldData)",
+                              sql: finishSQL, status: status(phase >= .finished), notes: finishNotes)
+        // Views that will still read the old data when finish runs.
+        let still = phase >= .cutOver
+            ? inputs.catalog.views(reading: m.cutover == .swap ? s.newName : s.oldName, database: m.from.database ?? database,
+                                   except: Set(["\(db).\(m.bridge)"] + narrowed.map { "\($0.database).\($0.name)" }))
+            : carry.refusal == nil ? [] : carry.views
+        if !still.isEmpty && finish.status != .done {
+            finish.notes.append("\(oldData) is still read by \(still.map(\.name).joined(separator: ", ")): finish refuses to drop it; drop or move the view(s) first, or `finish \(m.name) keep`")
+        }
+        steps.append(finish)
         for i in steps.indices { steps[i].migration = m.name }
         return steps
     }
