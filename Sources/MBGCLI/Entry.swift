@@ -38,7 +38,7 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
             69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
-        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self])
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self])
 
     @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
     var statements: String?

@@ -1,0 +1,177 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import MBG
+
+/// `mbg fmt`: on every script of the golden corpus, the standard library, the
+/// examples and thousands of mutated scripts, formatting keeps the syntax tree,
+/// keeps every comment, and a second run changes nothing.
+final class FormatterTests: XCTestCase {
+    /// The syntax tree as text, source ranges left out: two scripts with the same
+    /// dump mean the same program.
+    static func dump(_ text: String) -> String? {
+        let (program, diagnostics) = Parser.parse(SourceFile(name: "x", text: text))
+        guard diagnostics.isEmpty else { return nil }
+        return String(describing: program.statements).replacingOccurrences(
+            of: #"SourceRange\(start: \d+, end: \d+\)"#, with: "_", options: .regularExpression)
+    }
+
+    static func commentTexts(_ text: String) -> [String] {
+        var lexer = Lexer(file: SourceFile(name: "x", text: text))
+        _ = lexer.tokenize()
+        return lexer.comments.map { r in
+            var t = String(decoding: Array(text.utf8)[r.start..<r.end], as: UTF8.self)
+            while let last = t.last, last == " " || last == "\t" || last == "\r" { t.removeLast() }
+            return t
+        }
+    }
+
+    /// Checks the three properties; returns false when `text` does not parse.
+    @discardableResult
+    func checkProperties(_ text: String, _ name: String) -> Bool {
+        guard let before = Self.dump(text) else { return false }
+        let once: String
+        do {
+            once = try Formatter.format(text, name: name)
+        } catch {
+            XCTFail("\(name): a script that parses did not format: \(error)")
+            return true
+        }
+        guard let after = Self.dump(once) else {
+            XCTFail("\(name): the formatted script does not parse:\n\(once)")
+            return true
+        }
+        XCTAssertEqual(before, after, "\(name): formatting changed the syntax tree:\n\(once)")
+        XCTAssertEqual(Self.commentTexts(text), Self.commentTexts(once), "\(name): comments lost or reordered:\n\(once)")
+        let twice = try? Formatter.format(once, name: name)
+        XCTAssertEqual(once, twice, "\(name): formatting is not idempotent")
+        return true
+    }
+
+    static func corpus() -> [(String, String)] {
+        let root = repositoryRoot()
+        var paths: [String] = []
+        if let walker = FileManager.default.enumerator(atPath: root.appendingPathComponent("Tests/Scripts").path) {
+            for case let p as String in walker where p.hasSuffix(".mbg") { paths.append("Tests/Scripts/" + p) }
+        }
+        for dir in ["stdlib", "examples"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(dir).path)) ?? []
+            paths += names.filter { $0.hasSuffix(".mbg") }.map { "\(dir)/\($0)" }
+        }
+        return paths.sorted().compactMap { p in
+            FileManager.default.contents(atPath: root.appendingPathComponent(p).path).map { (p, String(decoding: $0, as: UTF8.self)) }
+        }
+    }
+
+    func testGoldenCorpusStdlibAndExamples() {
+        let files = Self.corpus()
+        var formatted = 0
+        for (name, text) in files where checkProperties(text, name) { formatted += 1 }
+        print("fmt corpus: \(formatted) of \(files.count) files parse and were checked")
+        XCTAssertGreaterThan(formatted, 100)
+        XCTAssertTrue(files.contains { $0.0 == "stdlib/bluegreen.mbg" })
+    }
+
+    func testMutatedScripts() {
+        let inputs = RandomInputTests.mutatedScripts(count: 3000, seed: 23)
+        var formatted = 0
+        for (n, text) in inputs.enumerated() where checkProperties(text, "mutated #\(n)") { formatted += 1 }
+        print("fmt mutated: \(formatted) of \(inputs.count) parse and were checked")
+        // Mutations often keep a script valid: the properties really ran on many.
+        XCTAssertGreaterThan(formatted, 500)
+    }
+
+    func testCanonicalLayout() throws {
+        let source = """
+            # header
+
+            table events v0.0 {
+              id String key  # the id
+              created_at DateTime
+              name String default "''"
+            } order_by id   partition_by "toYYYYMM(created_at)"
+            migrate events v0.0->v0.1 via mv cutoff created_at lateness 300
+            let xs=[1,2,  3]
+            fn f(a,b){ if a>b { return a } else { return (b+1)*2 } }
+            print f(1,2)+ -3 ; print not (true and false)
+            """
+        let expected = """
+            # header
+
+            table events v0.0 {
+                id          String  key  # the id
+                created_at  DateTime
+                name        String  default "''"
+            } order_by id partition_by "toYYYYMM(created_at)"
+            migrate events v0.0 -> v0.1
+                via mv
+                cutoff created_at lateness 5m
+            let xs = [1, 2, 3]
+            fn f(a, b) {
+                if a > b {
+                    return a
+                } else {
+                    return (b + 1) * 2
+                }
+            }
+            print f(1, 2) + -3
+            print not (true and false)
+
+            """
+        XCTAssertEqual(try Formatter.format(source), expected)
+        checkProperties(source, "layout")
+    }
+
+    /// Where a newline alone would join two statements or two columns, the
+    /// formatter keeps them apart with `;` or `,`.
+    func testSeparatorsThatMatter() throws {
+        let source = "table t v1 order_by a; order_by = 2\ntable u { a String, key String }\nlet s = sql; \"x\"\n"
+        let out = try Formatter.format(source)
+        XCTAssertTrue(out.contains("table t v1 order_by a;\norder_by = 2"), out)
+        XCTAssertTrue(out.contains("a    String,\n    key  String"), out)
+        XCTAssertTrue(out.contains("let s = sql;\n\"x\""), out)
+        checkProperties(source, "separators")
+    }
+
+    func testCommentsInsideListsBreakThem() throws {
+        let source = "let xs = [1, # one\n 2]\nlet r = {a: 1, b: f(x, # why\n y)}\n"
+        let out = try Formatter.format(source)
+        XCTAssertEqual(out, "let xs = [\n    1,  # one\n    2,\n]\nlet r = {\n    a: 1,\n    b: f(\n        x,  # why\n        y\n    ),\n}\n")
+        checkProperties(source, "lists")
+    }
+
+    func testSyntaxErrorsAreReported() {
+        XCTAssertThrowsError(try Formatter.format("table t {")) { error in
+            XCTAssertTrue(error is DiagnosticList)
+        }
+    }
+
+    func testCommandRewritesChecksAndPipes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mbg-fmt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let messy = dir.appendingPathComponent("messy.mbg")
+        let tidy = dir.appendingPathComponent("tidy.mbg")
+        try "let   x=1 # one\n".write(to: messy, atomically: true, encoding: .utf8)
+        try "let y = 2\n".write(to: tidy, atomically: true, encoding: .utf8)
+
+        let check = try runMBG(["fmt", "--check", messy.path, tidy.path])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.stdout, messy.path + "\n")
+        XCTAssertEqual(try String(contentsOf: messy, encoding: .utf8), "let   x=1 # one\n", "--check wrote the file")
+
+        let write = try runMBG(["fmt", messy.path, tidy.path])
+        XCTAssertEqual(write.status, 0, write.stderr)
+        XCTAssertEqual(try String(contentsOf: messy, encoding: .utf8), "let x = 1  # one\n")
+        XCTAssertEqual(try runMBG(["fmt", "--check", messy.path, tidy.path]).status, 0)
+
+        let pipe = try runMBG(["fmt", "-"], stdin: "print  1+2\n")
+        XCTAssertEqual(pipe.status, 0)
+        XCTAssertEqual(pipe.stdout, "print 1 + 2\n")
+
+        let broken = try runMBG(["fmt", "-"], stdin: "table t {\n")
+        XCTAssertEqual(broken.status, 65)
+        XCTAssertTrue(broken.stderr.contains("expected '}'"), broken.stderr)
+    }
+}
