@@ -76,6 +76,7 @@ struct Check: ParsableCommand, MBGRunnable {
 
     func execute() -> MBGExit {
         guard let sources = readFiles(files) else { return .usage }
+        if common.json { return checkAsJSON(sources, RunSettings(common: common, mode: .checkOnly)) }
         let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
         if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
         return code
