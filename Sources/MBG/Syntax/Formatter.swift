@@ -38,6 +38,9 @@ final class FormatPrinter {
     /// Words a column modifier starts with: a column named so needs a `,` before it.
     static let columnModifiers: Set<String> = ["key", "default", "codec", "materialized", "alias", "ephemeral", "comment", "ttl"]
 
+    /// Words that continue a table, view or migration declaration on the next line.
+    static let continuationWords = Parser.clauseWords.union(Parser.migrateWords).union(["database", "cluster"])
+
     init(file: SourceFile, tokens: [Token], comments: [SourceRange]) {
         self.file = file
         self.bytes = Array(file.text.utf8)
@@ -160,11 +163,10 @@ final class FormatPrinter {
         default: break
         }
         if endsWithDeclaration {
-            switch next {
-            case .expression, .assignment: return ";"
-            case .action(let a) where a.kind == .cutover: return ";"
-            default: break
-            }
+            // The next statement's first word (past any parentheses) could be read as a clause or option.
+            var i = tokenIndex(atOrAfter: next.range.start)
+            while i < tokens.count - 1 && tokens[i].isPunct("(") { i += 1 }
+            if let word = tokens[i].word, FormatPrinter.continuationWords.contains(word) { return ";" }
         }
         // `sql` then a string on the next line would read as `sql "…"`.
         if rendered.hasSuffix("sql"), case .expression(let e) = next, case .string = e.kind { return ";" }
