@@ -141,6 +141,56 @@ final class FormatterTests: XCTestCase {
         checkProperties(source, "lists")
     }
 
+    /// Comments and constructs in odd places: inside a type's parentheses, between
+    /// clauses, between operands, in empty blocks; declarations inside expressions.
+    func testAwkwardPlaces() throws {
+        let source = #"""
+table t v0.0 {
+  a Enum8('x' = 1, # inside a type
+          'y' = 2) key
+  b String materialized "upper(a)" comment "the b" codec "ZSTD(3)" ttl "ts + INTERVAL 1 DAY"
+  c String ephemeral
+  `key` UInt8, key String
+} order_by a, toDate(ts) # after clauses
+  settings index_granularity = 8192, x = 'y', z = "w"
+  # between clauses
+  index ix b type bloom_filter(0.01) granularity 4
+  projection p "SELECT a ORDER BY b" comment "tbl" engine ReplacingMergeTree(
+     ver) database db cluster c1 sample_by none
+view v to t v0.0 as """
+    SELECT *
+      FROM x
+    """ database d cluster c
+let m = f(migrate t v0.0 -> v0.1 batch 10 name n, 2)
+let k = {"a b": 1, (x + 1): [1, -2, - -3, not not true], c: """
+  text
+  """}
+let y = 1 + # half way
+  2
+if a { } else { # nothing
+}
+if a { print 1 } else { if b { print 2 } }
+fn g() {
+  # only a comment
+}
+let z = (table t v0.2 order_by a)
+(x).y
+let s = (sql)
+"str"
+migrate t v0.1 -> v0.2 strategy fence
+cutover swap
+let w = -(1 + 2) * (3 - 4) / (5 % 6) - (7 - 8) - 9
+print (a == b) == c, a < (b < c), x[1][2].z(3)(4), events v0.1
+return
+"""#
+        XCTAssertTrue(checkProperties(source, "awkward"))
+        let out = try Formatter.format(source)
+        XCTAssertEqual(out.components(separatedBy: "# inside a type").count, 2, "a comment inside a type printed twice:\n\(out)")
+        XCTAssertTrue(out.contains("let m = f((migrate t v0.0 -> v0.1 batch 10 name n), 2)"), out)
+        XCTAssertTrue(out.contains("(x + 1): [1, -2, - -3, not not true],"), out)
+        XCTAssertTrue(out.contains("migrate t v0.1 -> v0.2\n    strategy fence\n    cutover swap"), out)
+    }
+
     func testSyntaxErrorsAreReported() {
         XCTAssertThrowsError(try Formatter.format("table t {")) { error in
             XCTAssertTrue(error is DiagnosticList)

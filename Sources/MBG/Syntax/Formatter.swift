@@ -86,6 +86,12 @@ final class FormatPrinter {
         return text
     }
 
+    /// Text copied as written keeps its comments (inside a type's parentheses): they are placed.
+    func verbatim(_ r: SourceRange) -> String {
+        for i in comments.indices where comments[i].start >= r.start && comments[i].start < r.end { used[i] = true }
+        return slice(r)
+    }
+
     func firstUnused() -> Int? {
         used.firstIndex(of: false)
     }
@@ -317,6 +323,7 @@ final class FormatPrinter {
         if let e = c.codec { mods.append("codec " + leaf(e)) }
         if let e = c.comment { mods.append("comment " + leaf(e)) }
         if let e = c.ttl { mods.append("ttl " + leaf(e)) }
+        _ = verbatim(c.typeRange)
         return (slice(c.name.range), c.type, mods)
     }
 
@@ -328,7 +335,7 @@ final class FormatPrinter {
     func keyItem(_ k: KeyItem) -> String {
         switch k {
         case .column(let n): return slice(n.range)
-        case .sql(let e): return slice(e.range)
+        case .sql(let e): return verbatim(e.range)
         }
     }
 
@@ -344,7 +351,9 @@ final class FormatPrinter {
         case .orderBy(let items): return "order_by " + items.map(keyItem).joined(separator: ", ")
         case .primaryKey(let items): return "primary_key " + items.map(keyItem).joined(separator: ", ")
         case .partitionBy(let item): return "partition_by " + keyItem(item)
-        case .engine(let e): return "engine " + engine(e)
+        case .engine(let e):
+            if case .text = e { _ = verbatim(SourceRange(tokens[tokenIndex(atOrAfter: range.start) + 1].range.start, range.end)) }
+            return "engine " + engine(e)
         case .ttl(let e): return "ttl " + leaf(e)
         case .settings:
             // name = value, copied token by token (values keep their spelling).
@@ -360,6 +369,14 @@ final class FormatPrinter {
         case .sampleBy(let item): return "sample_by " + (item.map(keyItem) ?? "none")
         case .index(let name, let def):
             guard let def else { return "index \(slice(name.range)) none" }
+            if case .text = def.type {
+                // From the type's first word to `granularity` or the end of the clause.
+                var i = tokenIndex(atOrAfter: name.range.end)
+                while i < tokens.count - 1 && tokens[i].word != "type" { i += 1 }
+                var stop = i + 1
+                while stop < tokens.count - 1 && tokens[stop].range.start < range.end && tokens[stop].word != "granularity" { stop += 1 }
+                if i + 1 < tokens.count { _ = verbatim(SourceRange(tokens[i + 1].range.start, tokens[stop - 1].range.end)) }
+            }
             var text = "index \(slice(name.range)) \(keyItem(def.expression)) type \(engine(def.type))"
             if let g = def.granularity { text += " granularity \(g)" }
             return text
@@ -518,7 +535,9 @@ final class FormatPrinter {
             return (bracketed("{", "}", parts, e.range, trailingComma: true), 9)
         case .unary(let op, let operand):
             switch op {
-            case .negate: return ("-" + expr(operand, 7), 7)
+            case .negate:
+                let text = expr(operand, 7)
+                return ((text.hasPrefix("-") ? "- " : "-") + text, 7)
             case .not: return ("not " + expr(operand, 3), 3)
             }
         case .binary(let op, let l, let r):
