@@ -15,7 +15,7 @@ extension Interpreter {
     public func invalidateCatalog() { cachedCatalog = nil }
 
     /// Runs one `sql` statement (recorded in dry-run, skipped when nothing runs).
-    public func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
+    package func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
         if case .none = options.stepExecution { return .empty }
         let transport = try requireTransport(location)
         let queryID = "mbg-" + UUID().uuidString.lowercased()
@@ -28,7 +28,7 @@ extension Interpreter {
 
     /// The catalog planning reads: a file, the live server, or — in dry-run — the
     /// source versions of the session's migrations.
-    public func currentCatalog(at location: SourceLocation?) throws -> Catalog {
+    package func currentCatalog(at location: SourceLocation?) throws -> Catalog {
         let location = location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0))
         switch options.catalogSource {
         case .snapshot(let catalog): return catalog

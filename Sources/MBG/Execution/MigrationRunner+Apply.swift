@@ -3,7 +3,7 @@ import Foundation
 extension MigrationRunner {
     /// Creates the new table and the bridge, backfills and verifies; cuts over
     /// only when `cutover` is true. Safe to call again at any point.
-    public func apply(_ m: MigrationDef, catalog: Catalog, cutover doCutover: Bool, takeOverLock: Bool) throws {
+    package func apply(_ m: MigrationDef, catalog: Catalog, cutover doCutover: Bool, takeOverLock: Bool) throws {
         let s = sqlFor(m, catalog: catalog)
         try locked(m, takeOver: takeOverLock) { initial in
             var state = initial

@@ -5,7 +5,7 @@ extension MigrationRunner {
 
     /// Compares old and new per partition on rows that can no longer change.
     /// Returns the report; a mismatch is reported, not thrown (apply throws it).
-    public func verify(_ m: MigrationDef) throws -> VerificationReport {
+    package func verify(_ m: MigrationDef) throws -> VerificationReport {
         let state = try store.load(m.name)
         // Re-running a script: a migration past cut-over was verified before it.
         if state.phase == .cutOver || state.phase == .finished {
@@ -108,7 +108,7 @@ extension MigrationRunner {
 
     // MARK: - cut-over
 
-    public func cutover(_ m: MigrationDef) throws {
+    package func cutover(_ m: MigrationDef) throws {
         try locked(m, takeOver: false) { state in
             try cutoverLocked(m, sqlFor(m), state)
         }
@@ -234,7 +234,7 @@ extension MigrationRunner {
     // MARK: - rollback
 
     /// Before cut-over: drops what the migration made. After: switches back, losing no row.
-    public func rollback(_ m: MigrationDef) throws {
+    package func rollback(_ m: MigrationDef) throws {
         let s = sqlFor(m)
         try locked(m, takeOver: false) { state in
             if state.phase == .finished {
@@ -355,7 +355,7 @@ extension MigrationRunner {
     // MARK: - finish
 
     /// Drops the bridge, then the old version unless `keepOld`.
-    public func finish(_ m: MigrationDef, keepOld: Bool) throws {
+    package func finish(_ m: MigrationDef, keepOld: Bool) throws {
         let s = sqlFor(m)
         try locked(m, takeOver: false) { state in
             if state.phase == .finished { return reporter.info("\(m.name): already finished") }
@@ -374,7 +374,7 @@ extension MigrationRunner {
 
     // MARK: - status
 
-    public func status(_ m: MigrationDef?) throws -> [MigrationStatus] {
+    package func status(_ m: MigrationDef?) throws -> [MigrationStatus] {
         let names = try m.map { [$0.name] } ?? store.migrations()
         return try names.map { name in
             let st = try store.load(name)

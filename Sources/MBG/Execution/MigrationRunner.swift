@@ -5,7 +5,7 @@ import Foundation
 /// finished, or rolled back. Every step first reads what exists (system tables
 /// and `<db>._mbg_state`) and skips what is done, so any call can be repeated
 /// and a killed run continues where it stopped.
-public final class MigrationRunner: @unchecked Sendable {
+package final class MigrationRunner: @unchecked Sendable {
     let transport: any Transport
     let capabilities: Capabilities
     let database: String
@@ -15,17 +15,17 @@ public final class MigrationRunner: @unchecked Sendable {
     let store: StateStore
 
     /// A lock whose holder wrote nothing for this long may be taken over (explicitly).
-    public var staleLockSeconds = 60
+    package var staleLockSeconds = 60
     /// Cutoff: how far in the future T is placed; the bridge must exist before T.
-    public var cutoffMarginSeconds = 3
+    package var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
-    public var fenceSettleSeconds = 2.0
+    package var fenceSettleSeconds = 2.0
     /// Called at named points (`bridge.before`, `bridge.after`, `backfill.staged`,
     /// `backfill.moved`, `backfill.done`, `verify.after`, `cutover.before`,
     /// `cutover.renamed`); tests throw from it to simulate a crash there.
-    public var faultHook: (@Sendable (String) throws -> Void)?
+    package var faultHook: (@Sendable (String) throws -> Void)?
 
-    public init(
+    package init(
         transport: any Transport, capabilities: Capabilities, database: String,
         reporter: any ProgressReporter, owner: String, clock: MigrationClock = .system
     ) {

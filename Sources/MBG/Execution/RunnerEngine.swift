@@ -2,9 +2,9 @@ import Foundation
 
 /// The interpreter's `MigrationEngine`, backed by `MigrationRunner`.
 public final class RunnerEngine: MigrationEngine {
-    public let runner: MigrationRunner
+    package let runner: MigrationRunner
 
-    public init(runner: MigrationRunner) { self.runner = runner }
+    package init(runner: MigrationRunner) { self.runner = runner }
 
     /// A runner for this process: the lock names the host and process id.
     public convenience init(_ context: MigrationEngineContext) {

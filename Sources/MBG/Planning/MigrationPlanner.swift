@@ -1,26 +1,26 @@
 /// Timings a migration runs with; planning prints them, execution waits them out.
-public struct MigrationTiming: Sendable, Hashable {
+package struct MigrationTiming: Sendable, Hashable {
     /// Cutoff: how far in the future T is placed; the bridge must exist before T.
-    public var cutoffMarginSeconds = 3
+    package var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
-    public var fenceSettleSeconds = 2.0
-    public init() {}
+    package var fenceSettleSeconds = 2.0
+    package init() {}
 }
 
 /// What planning knows about the server. Read before planning starts (a live
 /// server, a dumped catalog, or the script itself in dry-run); planning never
 /// reads anything else.
-public struct PlanningInputs: Sendable {
-    public var catalog: Catalog
+package struct PlanningInputs: Sendable {
+    package var catalog: Catalog
     /// The database unqualified names resolve in (and the state table lives in).
-    public var database: String
+    package var database: String
     /// What the state table records, per migration name; absent means nothing recorded.
-    public var recorded: [String: MigrationState]
+    package var recorded: [String: MigrationState]
     /// Server time, unix seconds: where a new cutoff T would be placed.
-    public var now: Int
-    public var timing: MigrationTiming
+    package var now: Int
+    package var timing: MigrationTiming
 
-    public init(
+    package init(
         catalog: Catalog, database: String? = nil, recorded: [String: MigrationState] = [:], now: Int,
         timing: MigrationTiming = MigrationTiming()
     ) {
@@ -78,15 +78,15 @@ extension MigrationSQL {
 /// Turns declarations and what is known of the server into steps. Pure: it
 /// touches no server, so `plan`, `plan --catalog`, dry-run and `apply` all see
 /// the same steps for the same inputs.
-public struct Planner: Sendable {
-    public let inputs: PlanningInputs
+package struct Planner: Sendable {
+    package let inputs: PlanningInputs
 
-    public init(_ inputs: PlanningInputs) { self.inputs = inputs }
+    package init(_ inputs: PlanningInputs) { self.inputs = inputs }
 
     /// The plan of a session: plain tables first (a migration creates its own
     /// target), then migrations, then views (created after their sources).
     /// `only` restricts it to one migration, table or view by name.
-    public func plan(
+    package func plan(
         tables: [TableDef], views: [ViewDef], migrations: [MigrationDef], only: String? = nil
     ) -> Plan {
         var plan = Plan()
@@ -137,7 +137,7 @@ public struct Planner: Sendable {
     /// What `apply` (and later `cutover`, `finish`) would do for one migration,
     /// with SQL, strategy and reasons; steps already true on the server are
     /// marked done. Times and part lists decided at run time appear as placeholders.
-    public func migrationSteps(_ m: MigrationDef) -> [PlanStep] {
+    package func migrationSteps(_ m: MigrationDef) -> [PlanStep] {
         let database = inputs.database
         let capabilities = inputs.capabilities
         let timing = inputs.timing

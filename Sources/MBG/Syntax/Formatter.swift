@@ -2,9 +2,9 @@
 /// ("Formatting"). It prints the syntax tree, puts back the comments the lexer
 /// skipped, and copies literal text (strings, numbers, types, engines, names)
 /// as written, so the result parses to the same tree.
-public enum Formatter {
+package enum Formatter {
     /// The formatted text; throws the syntax errors of a script that does not parse.
-    public static func format(_ file: SourceFile) throws -> String {
+    package static func format(_ file: SourceFile) throws -> String {
         let (program, diagnostics) = Parser.parse(file)
         guard diagnostics.isEmpty else { throw DiagnosticList(diagnostics) }
         var lexer = Lexer(file: file)
@@ -14,7 +14,7 @@ public enum Formatter {
         return printer.out
     }
 
-    public static func format(_ text: String, name: String = "<input>") throws -> String {
+    package static func format(_ text: String, name: String = "<input>") throws -> String {
         try format(SourceFile(name: name, text: text))
     }
 }
