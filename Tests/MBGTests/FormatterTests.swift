@@ -82,6 +82,30 @@ final class FormatterTests: XCTestCase {
         XCTAssertGreaterThan(formatted, 500)
     }
 
+    /// Comments, newlines, blanks and `;` inserted at random places of the
+    /// corpus (stdlib and examples included): where comments can go is the
+    /// formatter's hardest part.
+    static func commentedScripts(count: Int, seed: UInt64) -> [String] {
+        let corpus = corpus().map { Array($0.1.utf8) }
+        var rng = RandomInputTests.LCG(state: seed)
+        let inserts = ["# note\n", "\n", " ", "\n\n", "#", ";", "# a # b\n"].map { Array($0.utf8) }
+        return (0..<count).map { _ in
+            var bytes = corpus[rng.below(corpus.count)]
+            for _ in 0..<(1 + rng.below(4)) where !bytes.isEmpty {
+                bytes.insert(contentsOf: inserts[rng.below(inserts.count)], at: rng.below(bytes.count))
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    func testCommentedScripts() {
+        let inputs = Self.commentedScripts(count: 3000, seed: 5)
+        var formatted = 0
+        for (n, text) in inputs.enumerated() where checkProperties(text, "commented #\(n)") { formatted += 1 }
+        print("fmt commented: \(formatted) of \(inputs.count) parse and were checked")
+        XCTAssertGreaterThan(formatted, 1000)
+    }
+
     func testCanonicalLayout() throws {
         let source = """
             # header
@@ -127,10 +151,13 @@ final class FormatterTests: XCTestCase {
     /// formatter keeps them apart with `;` or `,`.
     func testSeparatorsThatMatter() throws {
         let source = "table t v1 order_by a; order_by = 2\ntable u { a String, key String }\nlet s = sql; \"x\"\n"
+            + "table w v1 index i a type minmax; granularity\ntable x v1; {a: 1}\n"
         let out = try Formatter.format(source)
         XCTAssertTrue(out.contains("table t v1 order_by a;\norder_by = 2"), out)
         XCTAssertTrue(out.contains("a    String,\n    key  String"), out)
         XCTAssertTrue(out.contains("let s = sql;\n\"x\""), out)
+        XCTAssertTrue(out.contains("type minmax;\ngranularity\n"), out)
+        XCTAssertTrue(out.contains("table x v1;\n{a: 1}"), out)
         checkProperties(source, "separators")
     }
 

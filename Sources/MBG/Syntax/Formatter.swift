@@ -39,7 +39,8 @@ final class FormatPrinter {
     static let columnModifiers: Set<String> = ["key", "default", "codec", "materialized", "alias", "ephemeral", "comment", "ttl"]
 
     /// Words that continue a table, view or migration declaration on the next line.
-    static let continuationWords = Parser.clauseWords.union(Parser.migrateWords).union(["database", "cluster"])
+    static let continuationWords = Parser.clauseWords.union(Parser.migrateWords)
+        .union(["database", "cluster", "granularity", "lateness"])
 
     init(file: SourceFile, tokens: [Token], comments: [SourceRange]) {
         self.file = file
@@ -113,7 +114,8 @@ final class FormatPrinter {
 
     /// A comment on the same source line, after `end`, goes at the end of the printed line.
     func trailing(_ end: Int?) -> String {
-        guard let end, let i = comments.indices.first(where: { !used[$0] && comments[$0].start >= end }) else { return "" }
+        // Only the next comment in order: one left inside the code before it goes first.
+        guard let end, let i = firstUnused(), comments[i].start >= end else { return "" }
         let gap = bytes[min(end, bytes.count)..<comments[i].start]
         guard !gap.contains(10) else { return "" }
         // Only separators may stand between: a comment after more code belongs to that code.
@@ -173,6 +175,8 @@ final class FormatPrinter {
             var i = tokenIndex(atOrAfter: next.range.start)
             while i < tokens.count - 1 && tokens[i].isPunct("(") { i += 1 }
             if let word = tokens[i].word, FormatPrinter.continuationWords.contains(word) { return ";" }
+            // `table t v1` then a record on the next line would read it as the columns.
+            if tokens[i].isPunct("{") { return ";" }
         }
         // `sql` then a string on the next line would read as `sql "…"`.
         if rendered.hasSuffix("sql"), case .expression(let e) = next, case .string = e.kind { return ";" }
@@ -427,7 +431,9 @@ final class FormatPrinter {
         let clauses = d.clauses.map { clause($0.clause, $0.range) }
         let suffixFor: (String) -> String = { self.separator(stmt, $0, next: next) }
         let inline = clauses.isEmpty ? line : line + " " + clauses.joined(separator: " ")
-        let commented = hasComment(in: SourceRange(lineEnd, d.range.end))
+        // A comment before a clause breaks them, one per line; one inside the last clause
+        // finds no place either way and goes after the statement.
+        let commented = d.clauses.contains { hasComment(in: SourceRange(lineEnd, $0.range.start)) }
         if clauses.isEmpty || (!commented && inline.count <= FormatPrinter.lineLimit && !inline.contains("\n")) {
             write(inline + suffixFor(inline), end: d.range.end)
             return
