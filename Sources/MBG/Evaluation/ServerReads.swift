@@ -87,10 +87,19 @@ extension Interpreter {
 
     /// The plan of the session (or of one migration, table or view).
     public func makePlan(only: String?, _ location: SourceLocation?) throws -> Plan {
+        var plan = Plan()
+        plan.warnings = try streamPlan(only: only, location) { plan.steps.append($0) }
+        return plan
+    }
+
+    /// The steps of the session's plan one at a time, for writing out a big
+    /// plan as it is made; returns the plan's warnings.
+    package func streamPlan(only: String?, _ location: SourceLocation?, _ body: (PlanStep) throws -> Void) throws -> [String] {
         let location = location ?? SourceLocation(file: SourceFile(name: "<plan>", text: ""), range: SourceRange(0, 0))
         let migrations = session.migrations.filter { only == nil || $0.name == only }
         let inputs = try planningInputs(for: migrations, location)
-        return Planner(inputs).plan(tables: session.tables, views: session.views, migrations: session.migrations, only: only)
+        return try Planner(inputs).forEachStep(
+            tables: session.tables, views: session.views, migrations: session.migrations, only: only, body)
     }
 
     func migrationEngine(_ catalog: Catalog, _ location: SourceLocation) throws -> any MigrationEngine {

@@ -90,26 +90,36 @@ package struct Planner: Sendable {
         tables: [TableDef], views: [ViewDef], migrations: [MigrationDef], only: String? = nil
     ) -> Plan {
         var plan = Plan()
+        plan.warnings = forEachStep(tables: tables, views: views, migrations: migrations, only: only) { plan.steps.append($0) }
+        return plan
+    }
+
+    /// The steps of `plan`, one at a time (a big plan need not be held whole);
+    /// returns the plan's warnings.
+    package func forEachStep(
+        tables: [TableDef], views: [ViewDef], migrations: [MigrationDef], only: String? = nil,
+        _ body: (PlanStep) throws -> Void
+    ) rethrows -> [String] {
         let targets = Set(migrations.map(\.to.qualifiedName))
         let bridges = Set(migrations.map(\.bridge))
         let migrationOnly = only.flatMap { name in migrations.first { $0.name == name } }
         if migrationOnly == nil {
             for t in tables where !targets.contains(t.qualifiedName) && (only == nil || t.name == only || t.physicalName == only) {
-                plan.steps.append(tableStep(t))
+                try body(tableStep(t))
             }
         }
         for m in migrations where only == nil || m.name == only {
-            plan.steps += migrationSteps(m)
+            for step in migrationSteps(m) { try body(step) }
         }
         if migrationOnly == nil {
             for v in views where !bridges.contains(v.name) && (only == nil || only == v.name) {
-                plan.steps.append(viewStep(v))
+                try body(viewStep(v))
             }
         }
         if !inputs.capabilities.atomicDatabase && migrations.contains(where: { $0.cutover == .swap }) {
-            plan.warnings.append("this server has no EXCHANGE TABLES: swap cut-over uses rename with a short catch-up")
+            return ["this server has no EXCHANGE TABLES: swap cut-over uses rename with a short catch-up"]
         }
-        return plan
+        return []
     }
 
     /// A declared table: create it, or nothing when it exists as declared, or
