@@ -38,7 +38,7 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
             69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
-        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self])
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self])
 
     @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
     var statements: String?
@@ -76,6 +76,7 @@ struct Check: ParsableCommand, MBGRunnable {
 
     func execute() -> MBGExit {
         guard let sources = readFiles(files) else { return .usage }
+        if common.json { return checkAsJSON(sources, RunSettings(common: common, mode: .checkOnly)) }
         let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
         if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
         return code

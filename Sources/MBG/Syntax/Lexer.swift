@@ -6,6 +6,8 @@ package struct Lexer {
     var pos: Int
     let end: Int
     package private(set) var diagnostics: [Diagnostic] = []
+    /// Ranges of the `#` comments skipped so far (the formatter keeps them; the parser never sees them).
+    package private(set) var comments: [SourceRange] = []
 
     package init(file: SourceFile, range: SourceRange? = nil) {
         self.file = file
@@ -55,7 +57,9 @@ package struct Lexer {
             } else if b == 32 || b == 9 || b == 13 {
                 pos += 1
             } else if b == 35 {  // '#'
+                let start = pos
                 while pos < end && bytes[pos] != 10 { pos += 1 }
+                comments.append(SourceRange(start, pos))
             } else {
                 break
             }
