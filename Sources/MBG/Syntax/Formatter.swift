@@ -387,6 +387,7 @@ final class FormatPrinter {
         case .projection(let name, let query):
             return "projection \(slice(name.range)) " + (query.map(leaf) ?? "none")
         case .comment(let e): return "comment " + (e.map(leaf) ?? "none")
+        case .distributed(let e): return "distributed" + (e.map { " by " + leaf($0) } ?? "")
         }
     }
 
