@@ -76,7 +76,7 @@ extension MigrationRunner {
             let cap = min(m.batch ?? Int.max, m.throttle ?? Int.max)
             var list: [Slice] = []
             for (shard, runner) in workers(nodes) {
-                let r = try runner.run("SELECT _partition_id, count() FROM \(s.old) WHERE \(filter) GROUP BY _partition_id ORDER BY _partition_id")
+                let r = try runner.run(s.partitionCounts(filter: filter))
                 for row in r.rows {
                     guard let p = row.first ?? nil, let n = Int((row.count > 1 ? row[1] : nil) ?? "") else { continue }
                     let buckets = cap == Int.max ? 1 : max(1, (n + cap - 1) / max(cap, 1))
@@ -99,7 +99,7 @@ extension MigrationRunner {
         let clock = self.clock
         try perShard(nodes) { shard, runner in
             let leftovers = Set(
-                try runner.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
+                try runner.run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                     .rows.compactMap { $0.first ?? nil })
             for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != .done {
                 let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers)
@@ -161,7 +161,7 @@ extension MigrationRunner {
     func dropClusterStages(_ s: MigrationSQL, _ nodes: ClusterNodes, db: String) throws {
         for host in nodes.info.hosts {
             let node = nodes.transport(host)
-            let rows = try node.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))").rows
+            let rows = try node.run(CatalogQueries.tables(db, prefix: s.stagePrefix)).rows
             for row in rows { if let n = row.first ?? nil { try node.run(s.drop(qualified(db, n))) } }
         }
     }
