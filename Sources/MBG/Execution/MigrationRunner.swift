@@ -20,6 +20,8 @@ public final class MigrationRunner: @unchecked Sendable {
     public var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
     public var fenceSettleSeconds = 2.0
+    /// Backfill slices copied at once unless the migration says (`parallel N`).
+    public var backfillParallel = defaultBackfillParallel
     /// Called at named points (`bridge.before`, `bridge.after`, `backfill.staged`,
     /// `backfill.moved`, `backfill.done`, `verify.after`, `cutover.before`,
     /// `cutover.renamed`); tests throw from it to simulate a crash there.

@@ -99,6 +99,8 @@ public enum MigrateOption: Sendable, Hashable {
     case cutoff(column: Name, lateness: Int?)
     case batch(Expr)
     case throttle(Expr)
+    /// How many backfill slices run at once.
+    case parallel(Expr)
     case transform(Expr)
     case strategy(Name)
     case cutover(Name)
