@@ -113,11 +113,23 @@ extension MigrationRunner {
     /// working. A bridge the server no longer accepts (its target gone or
     /// changed) is dropped with everything the migration made, so a re-run
     /// starts over; a working bridge stays, so a re-run resumes exactly once.
-    func secureWriters(_ m: MigrationDef, _ s: MigrationSQL) {
-        guard (try? exists(m.to.database ?? database, m.bridge)) == true else { return }
+    /// `early`: other slices still run, so only the bridge is dropped now; the
+    /// rest goes when apply's own cleanup calls again.
+    func secureWriters(_ m: MigrationDef, _ s: MigrationSQL, early: Bool = false) {
+        guard (try? exists(m.to.database ?? database, m.bridge)) == true else {
+            if !early && bridgeDroppedEarly.take() {
+                do { try dropCreated(m, s, try store.load(m.name)) } catch { reporter.warning("could not drop what \(m.name) made: \(error); roll back") }
+            }
+            return
+        }
         do {
             _ = try proveBridge(s)
         } catch MigrationError.unsupported(let why) {
+            if early {
+                reporter.warning("\(why); dropping the bridge now")
+                if (try? run(s.drop(s.bridge, isView: true))) != nil { bridgeDroppedEarly.set() }
+                return
+            }
             reporter.warning("\(why); dropping the bridge and what the migration made: apply again to start over")
             do {
                 try dropCreated(m, s, try store.load(m.name))
@@ -180,16 +192,24 @@ extension MigrationRunner {
         }
         clock.sleep(fenceSettleSeconds)
         var fence = start
+        var unreached: [Part] = []
         for part in try activeParts(oldDB, s.oldName) {
             switch coverage(part.range, by: start[part.partition] ?? []) {
             case .inside: continue
             case .mixed:
                 throw MigrationError.inconsistent("part \(part.name) of \(s.old) merged rows from before and after the bridge (merges restarted, e.g. by a server restart); roll back and apply again")
             case .outside:
-                if try !reachedTarget(s, part: part, source: nil, target: s.new) {
-                    fence[part.partition, default: []].append(part.range)
-                    reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
-                }
+                if try !reachedTarget(s, part: part, source: nil, target: s.new) { unreached.append(part) }
+            }
+        }
+        if !unreached.isEmpty {
+            // An insert commits its own part before the bridge's: one caught in
+            // between looks unforwarded. Looked at again once such a forward is
+            // surely over, only parts the bridge never saw are left.
+            clock.sleep(min(fenceSettleSeconds, 0.5))
+            for part in unreached where try !reachedTarget(s, part: part, source: nil, target: s.new) {
+                fence[part.partition, default: []].append(part.range)
+                reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
             }
         }
         try store.write(m.name, "fence", encodeJSON(fence))
@@ -272,8 +292,16 @@ extension MigrationRunner {
         let moves = NSLock()
         let snapshot = state
         try forEachConcurrently(pending, workers: workers) { [self] item in
-            let rows = try copySlice(m, s, snapshot, item.element, index: item.offset, parts: parts, leftovers: leftovers,
+            let rows: Int
+            do {
+                rows = try copySlice(m, s, snapshot, item.element, index: item.offset, parts: parts, leftovers: leftovers,
                                      settings: settings, moves: moves)
+            } catch {
+                // Writers first: a broken bridge is dropped now, not after the
+                // slices still running finish (apply's own cleanup repeats it).
+                if case MigrationError.injectedFault = error {} else { secureWriters(m, s, early: true) }
+                throw error
+            }
             let (copied, thisRun) = progress.add(rows)
             var elapsed = max(clock.now() - progress.started, 0.001)
             if let limit = m.throttle, limit > 0 {
