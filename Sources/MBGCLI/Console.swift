@@ -24,6 +24,8 @@ final class Console: ReplOutput, Sendable {
     static func out(_ text: String) { write(Array((text + "\n").utf8), to: STDOUT_FILENO) }
     /// Bytes already encoded, plus a newline, to stdout.
     static func out(bytes: [UInt8]) { write(bytes + [0x0A], to: STDOUT_FILENO) }
+    /// Bytes as they are, no newline added (a plan written in pieces).
+    static func outRaw(_ bytes: [UInt8]) { write(bytes, to: STDOUT_FILENO) }
     /// A line to stderr.
     static func err(_ text: String) { write(Array((text + "\n").utf8), to: STDERR_FILENO) }
     /// Text to stderr as is (prompts, the live progress line).

@@ -38,7 +38,7 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
             69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
-        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self])
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self])
 
     @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
     var statements: String?
@@ -76,6 +76,7 @@ struct Check: ParsableCommand, MBGRunnable {
 
     func execute() -> MBGExit {
         guard let sources = readFiles(files) else { return .usage }
+        if common.json { return checkAsJSON(sources, RunSettings(common: common, mode: .checkOnly)) }
         let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
         if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
         return code
@@ -88,6 +89,8 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
     @Argument(help: "Script files (.mbg).") var files: [String]
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes to apply.")
     var detailedExitcode = false
+    @Flag(name: .customLong("verbose"), help: "Show every statement, also those repeated per partition.")
+    var verbose = false
     @OptionGroup var common: CommonOptions
 
     func execute() -> MBGExit {
@@ -104,18 +107,27 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
         }
         let code = evaluate(sources, interp)
         guard code == .success else { return code }
-        let plan: Plan
+        var changes = false
         do {
-            plan = try interp.makePlan(only: nil, nil)
+            if common.json {
+                let plan = try interp.makePlan(only: nil, nil)
+                changes = plan.hasChanges
+                Console.out(String(decoding: PlanDocument(plans: [plan]).encoded(pretty: true), as: UTF8.self))
+            } else {
+                // Written as it is made: a 100k-line script's plan is tens of megabytes.
+                var renderer = PlanRenderer(verbose: verbose)
+                let warnings = try interp.streamPlan(only: nil, nil) { step in
+                    changes = changes || step.status != .done
+                    renderer.append(step)
+                    if renderer.out.count > 1 << 16 { Console.outRaw(renderer.take()) }
+                }
+                renderer.finish(warnings: warnings)
+                Console.out(bytes: renderer.take())
+            }
         } catch {
             return report(error)
         }
-        if common.json {
-            Console.out(String(decoding: PlanDocument(plans: [plan]).encoded(pretty: true), as: UTF8.self))
-        } else {
-            Console.out(bytes: plan.renderedBytes())
-        }
-        return detailedExitcode && plan.hasChanges ? .changesPending : .success
+        return detailedExitcode && changes ? .changesPending : .success
     }
 }
 

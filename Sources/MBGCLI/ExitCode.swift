@@ -3,7 +3,7 @@ import MBG
 /// The exit codes of `mbg`, documented in docs/exit-codes.md.
 public enum MBGExit: Int32, CaseIterable, Sendable {
     case success = 0
-    /// A bug in mbg.
+    /// A bug in mbg; for `mbg fmt --check`, files that need formatting.
     case internalError = 1
     /// `plan --detailed-exitcode`: the plan has changes to apply.
     case changesPending = 2

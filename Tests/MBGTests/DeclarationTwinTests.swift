@@ -74,6 +74,8 @@ final class DeclarationTwinTests: XCTestCase {
                     case .settings(let list): "settings: {" + list.map { "\($0.name.text): \(quoted($0.value))" }.joined(separator: ", ") + "}"
                     case .database(let n): "database: \(quoted(n.text))"
                     case .cluster(let n): "cluster: \(quoted(n.text))"
+                    case .distributed(let e?): "distributed: \(src(e))"
+                    case .distributed(nil): "distributed: \(quoted("rand()"))"
                     case .sampleBy(let item?): "sample_by: \(keys([item]).dropFirst().dropLast())"
                     case .sampleBy(nil): "sample_by: null"
                     case .comment(let e?): "comment: \(src(e))"

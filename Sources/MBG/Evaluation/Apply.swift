@@ -18,6 +18,7 @@ extension Interpreter {
         case .run: recording = false
         }
         let migrations = session.migrations.filter { only == nil || $0.name == only }
+        if !recording { try preflightClusters(plan, location) }
         // Plain tables first (a migration creates its own target), then migrations, then views.
         for step in plan.steps where step.migration == nil && step.kind == .createTable && step.status == .pending {
             try wrap(location) { for sql in step.sql { try transport.run(sql) } }
@@ -38,6 +39,7 @@ extension Interpreter {
                 try wrap(location) { try engine.apply(m, catalog: catalog, cutover: cutover, takeOverLock: force) }
                 cachedCatalog = nil
             }
+            for warning in try driftAfterApply(migrations, swapped: cutover, location) { output.warning(warning) }
         }
         for step in plan.steps where step.kind == .createView && step.status == .pending {
             try wrap(location) { for sql in step.sql { try transport.run(sql) } }
@@ -45,6 +47,28 @@ extension Interpreter {
         }
         cachedCatalog = nil
         return plan
+    }
+
+    /// The drift check after apply: each new version as the catalog has it,
+    /// compared with its declaration, one line per difference, so that a
+    /// feature lost on the way (or a new table that existed before, made
+    /// otherwise) is never silent.
+    func driftAfterApply(_ migrations: [MigrationDef], swapped: Bool, _ location: SourceLocation) throws -> [String] {
+        let catalog = try currentCatalog(at: location)
+        var out: [String] = []
+        for m in migrations {
+            // After a swap the new layout lives under the old version's name.
+            let name = swapped && m.cutover == .swap ? m.from.physicalName : m.to.physicalName
+            guard let live = catalog.table(name, database: m.to.database ?? catalog.database) else { continue }
+            var declared = m.to
+            // A version whose columns come from the server declares none of its own.
+            if declared.columns.isEmpty { declared.columns = live.definition.columns }
+            for d in catalogTableDiff(declared: declared, live: live.definition) {
+                out.append("drift: \(name) differs from the declaration of \(m.to.name) \(m.to.version.map { "v\($0)" } ?? ""): \(d)")
+            }
+        }
+        cachedCatalog = nil
+        return out
     }
 
     /// Dry-run of verify, cutover, rollback and finish: there is no state to

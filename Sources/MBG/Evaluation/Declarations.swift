@@ -133,6 +133,7 @@ extension Interpreter {
             return .index(name: name.text, expression: try key(d.expression), type: type, granularity: d.granularity)
         case .projection(let name, let query):
             return .projection(name: name.text, try query.map { ProjectionDef(name: name.text, query: try sqlString($0, env, file, "a projection")) })
+        case .distributed(let e): return .distributed(try e.map { try sqlString($0, env, file, "a sharding expression") } ?? defaultShardingKey)
         }
     }
 

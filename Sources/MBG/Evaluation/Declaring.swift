@@ -27,6 +27,8 @@ enum TableChange {
     case settings([SettingDef])
     case database(String)
     case cluster(String)
+    /// The sharding expression of `distributed`.
+    case distributed(String)
     case retype(column: String, type: String)
     case rename(column: String, to: String)
     /// nil: no sampling.
@@ -102,6 +104,7 @@ func declareVersion(
         return items.map(\.sql)
     }
     var setPrimaryKey = false
+    var distributedAt: Int?
     for (index, change) in changes.enumerated() {
         switch change {
         case .orderBy(let items): table.orderBy = try checked(items, index)
@@ -114,6 +117,14 @@ func declareVersion(
         case .settings(let s): table.settings = s
         case .database(let d): table.database = d
         case .cluster(let c): table.cluster = c
+        case .distributed(let key):
+            if columnsKnown, let unknown = unknownIdentifiers(in: key, columns: table.columns.map(\.name)).first {
+                throw DeclarationError(
+                    "unknown column '\(unknown)' in the sharding key of \(table.name)",
+                    hint: "columns of \(table.name): " + table.columns.map(\.name).joined(separator: ", "), change: index)
+            }
+            table.distributedBy = key
+            distributedAt = index
         case .retype(let column, let type):
             guard let i = table.columns.firstIndex(where: { $0.name == column }) else {
                 throw DeclarationError("retype: no column '\(column)' in \(base?.physicalName ?? name)", change: index)
@@ -151,6 +162,20 @@ func declareVersion(
             }
             table.projections.append(definition)
         }
+    }
+    if table.distributedBy != nil && table.cluster == nil {
+        throw DeclarationError(
+            "distributed needs a cluster: the Distributed table spreads rows over the shards of one",
+            hint: "add: cluster NAME (a cluster of the server's system.clusters)", change: distributedAt)
+    }
+    // Two versions in one replication group: the second fails to create
+    // (Code 342) or, with equal metadata, silently joins the first's data.
+    if let base, base.physicalName != table.physicalName, let path = table.explicitReplicationPath,
+        path == base.explicitReplicationPath, !path.contains("{uuid}")
+    {
+        throw DeclarationError(
+            "\(table.physicalName) would share the ZooKeeper path \(path) with \(base.physicalName)",
+            hint: "write the engine without arguments (engine \(engineName(table.engine))) and mbg gives every version its own path, or give this version a path of its own")
     }
     // A derived version that changes the sorting key keeps the old primary key
     // only if it is still a prefix of the new order.
@@ -233,6 +258,11 @@ func declareMigration(
             m.cutover = c
         case .name(let name): m.name = name
         }
+    }
+    if let path = to.explicitReplicationPath, path == from.explicitReplicationPath, !path.contains("{uuid}") {
+        throw DeclarationError(
+            "\(to.physicalName) would share the ZooKeeper path \(path) with \(from.physicalName)",
+            hint: "write the engine without arguments (engine \(engineName(to.engine))) and mbg gives every version its own path")
     }
     if m.strategy == .cutoff && m.cutoffColumn == nil {
         throw DeclarationError("strategy cutoff needs a time column", hint: "add: cutoff created_at lateness 5m")

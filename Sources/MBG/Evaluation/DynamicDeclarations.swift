@@ -125,12 +125,13 @@ extension Interpreter {
             }
         case "settings":
             return [.settings(try records("settings takes a record {name: \"value\"}").map { SettingDef(name: $0.key, value: $0.value) })]
+        case "distributed": return try strings(value).first.map { [.distributed($0)] } ?? []
         case "retype":
             return try records("retype takes a record {column: \"Type\"}").map { .retype(column: $0.key, type: $0.value) }
         case "rename":
             return try records("rename takes a record {old: \"new\"}").map { .rename(column: $0.key, to: $0.value) }
         default:
-            throw ctx.checkError("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, sample_by, index, projection, engine, ttl, comment, settings, database, cluster, retype, rename")
+            throw ctx.checkError("derive: unknown change '\(key)'", hint: "known: order_by, primary_key, partition_by, sample_by, index, projection, engine, ttl, comment, settings, database, cluster, distributed, retype, rename")
         }
     }
 }

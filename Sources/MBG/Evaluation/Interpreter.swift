@@ -10,7 +10,7 @@ public final class Interpreter {
     public var options: InterpreterOptions
     public let output: any OutputSink
     public let globals = Environment()
-    public internal(set) var session = Session()
+    package internal(set) var session = Session()
     var cachedCatalog: Catalog?
     var loadedModules: [String: Bool] = [:]  // path -> finished
     var callDepth = 0

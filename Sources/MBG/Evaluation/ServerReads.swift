@@ -15,7 +15,7 @@ extension Interpreter {
     public func invalidateCatalog() { cachedCatalog = nil }
 
     /// Runs one `sql` statement (recorded in dry-run, skipped when nothing runs).
-    public func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
+    package func runSQL(_ sql: String, at location: SourceLocation) throws -> QueryResult {
         if case .none = options.stepExecution { return .empty }
         let transport = try requireTransport(location)
         let queryID = "mbg-" + UUID().uuidString.lowercased()
@@ -28,7 +28,7 @@ extension Interpreter {
 
     /// The catalog planning reads: a file, the live server, or — in dry-run — the
     /// source versions of the session's migrations.
-    public func currentCatalog(at location: SourceLocation?) throws -> Catalog {
+    package func currentCatalog(at location: SourceLocation?) throws -> Catalog {
         let location = location ?? SourceLocation(file: SourceFile(name: "<catalog>", text: ""), range: SourceRange(0, 0))
         switch options.catalogSource {
         case .snapshot(let catalog): return catalog
@@ -60,11 +60,17 @@ extension Interpreter {
         let database = options.database ?? ""
         var tables: [CatalogTable] = []
         var seen = Set<String>()
-        for m in session.migrations where seen.insert(m.from.qualifiedName).inserted {
+        // A distributed source has two tables: the Distributed one and its data.
+        let sources = session.migrations.flatMap { m in
+            var data = m.from
+            (data.name, data.version, data.distributedBy) = (m.from.dataName, nil, nil)
+            return m.from.distributedBy == nil ? [m.from] : [m.from, data]
+        }
+        for from in sources where seen.insert(from.qualifiedName).inserted {
             tables.append(
                 CatalogTable(
-                    database: m.from.database ?? database, name: m.from.physicalName, engine: m.from.engine,
-                    engineFull: m.from.engine, definition: m.from, createQuery: ""))
+                    database: from.database ?? database, name: from.physicalName, engine: from.engine,
+                    engineFull: from.engine, definition: from, createQuery: ""))
         }
         return Catalog(capabilities: .modern, database: database, tables: tables)
     }
@@ -73,6 +79,7 @@ extension Interpreter {
     /// the recorded state of the migrations and the server's clock.
     func planningInputs(for migrations: [MigrationDef], _ location: SourceLocation) throws -> PlanningInputs {
         let catalog = try currentCatalog(at: location)
+        try checkClusters(catalog, location)
         let database = options.database ?? catalog.database
         guard case .server = options.catalogSource, !migrations.isEmpty else {
             return PlanningInputs(catalog: catalog, database: database, now: Int(Date().timeIntervalSince1970))
@@ -87,10 +94,19 @@ extension Interpreter {
 
     /// The plan of the session (or of one migration, table or view).
     public func makePlan(only: String?, _ location: SourceLocation?) throws -> Plan {
+        var plan = Plan()
+        plan.warnings = try streamPlan(only: only, location) { plan.steps.append($0) }
+        return plan
+    }
+
+    /// The steps of the session's plan one at a time, for writing out a big
+    /// plan as it is made; returns the plan's warnings.
+    package func streamPlan(only: String?, _ location: SourceLocation?, _ body: (PlanStep) throws -> Void) throws -> [String] {
         let location = location ?? SourceLocation(file: SourceFile(name: "<plan>", text: ""), range: SourceRange(0, 0))
         let migrations = session.migrations.filter { only == nil || $0.name == only }
         let inputs = try planningInputs(for: migrations, location)
-        return Planner(inputs).plan(tables: session.tables, views: session.views, migrations: session.migrations, only: only)
+        return try Planner(inputs).forEachStep(
+            tables: session.tables, views: session.views, migrations: session.migrations, only: only, body)
     }
 
     func migrationEngine(_ catalog: Catalog, _ location: SourceLocation) throws -> any MigrationEngine {
@@ -108,5 +124,7 @@ extension Interpreter {
 /// The catalog of `database` (or the connection's current database) on a live server.
 public func readLiveCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
     let db = try database ?? transport.execute(Query(CatalogQueries.currentDatabase)).scalar ?? "default"
-    return try CatalogReader(transport: transport, database: db).read()
+    var catalog = try CatalogReader(transport: transport, database: db).read()
+    catalog.topology = try ClusterReader(transport: transport).topology()
+    return catalog
 }

@@ -1,11 +1,11 @@
 /// What a script declared so far: the session. Indexed by name so that
 /// declaring and looking up stay constant-time however long the script.
-public struct Session {
+package struct Session {
     /// Tables in declaration order.
-    public private(set) var tables: [TableDef] = []
-    public private(set) var views: [ViewDef] = []
+    package private(set) var tables: [TableDef] = []
+    package private(set) var views: [ViewDef] = []
     /// Migrations in declaration order; a redeclared name replaces the old one in place.
-    public private(set) var migrations: [MigrationDef] = []
+    package private(set) var migrations: [MigrationDef] = []
     private var tablesByName: [String: [Int]] = [:]
     private var viewsByName: [String: Int] = [:]
     private var migrationsByName: [String: Int] = [:]
@@ -30,20 +30,20 @@ public struct Session {
     }
 
     /// Versions of a logical table, lowest first (unversioned counts lowest).
-    public func versions(of logical: String) -> [TableDef] {
+    package func versions(of logical: String) -> [TableDef] {
         (tablesByName[logical] ?? []).map { tables[$0] }.sorted {
             ($0.version ?? Version([-1])) < ($1.version ?? Version([-1]))
         }
     }
-    public func table(_ logical: String, _ version: Version?) -> TableDef? {
+    package func table(_ logical: String, _ version: Version?) -> TableDef? {
         (tablesByName[logical] ?? []).lazy.map { tables[$0] }.first { $0.version == version }
     }
-    public func latest(_ logical: String) -> TableDef? { versions(of: logical).last }
-    public func migration(_ name: String) -> MigrationDef? { migrationsByName[name].map { migrations[$0] } }
-    public func view(_ name: String) -> ViewDef? { viewsByName[name].map { views[$0] } }
+    package func latest(_ logical: String) -> TableDef? { versions(of: logical).last }
+    package func migration(_ name: String) -> MigrationDef? { migrationsByName[name].map { migrations[$0] } }
+    package func view(_ name: String) -> ViewDef? { viewsByName[name].map { views[$0] } }
 
     /// Every name the session knows, for completion.
-    public var names: [String] {
+    package var names: [String] {
         Array(Set(tables.map(\.name) + tables.map(\.physicalName) + views.map(\.name) + migrations.map(\.name))).sorted()
     }
 }

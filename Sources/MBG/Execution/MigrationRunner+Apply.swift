@@ -3,7 +3,7 @@ import Foundation
 extension MigrationRunner {
     /// Creates the new table and the bridge, backfills and verifies; cuts over
     /// only when `cutover` is true. Safe to call again at any point.
-    public func apply(_ m: MigrationDef, catalog: Catalog, cutover doCutover: Bool, takeOverLock: Bool) throws {
+    package func apply(_ m: MigrationDef, catalog: Catalog, cutover doCutover: Bool, takeOverLock: Bool) throws {
         let s = sqlFor(m, catalog: catalog)
         try locked(m, takeOver: takeOverLock) { initial in
             var state = initial
@@ -56,8 +56,12 @@ extension MigrationRunner {
         guard try exists(m.from.database ?? database, s.oldName) else {
             throw MigrationError.inconsistent("the old table \(s.old) does not exist")
         }
-        if try !exists(db, s.newName) {
-            try run(s.createNewTable())
+        if cluster != nil && strategy == .fence && state.strategy == nil {
+            throw MigrationError.unsupported(MigrationSQL.fenceOnClusterRefusal)
+        }
+        // ON CLUSTER … IF NOT EXISTS also converges a host that missed an earlier run.
+        if try cluster != nil || !exists(db, s.newName) {
+            for sql in s.createNewTables() { try run(sql) }
             reporter.info("created \(s.new)")
         }
         if state.strategy == nil {
@@ -155,7 +159,7 @@ extension MigrationRunner {
                 return
             }
             reporter.warning("creating the bridge took past T = \(t); choosing a later T")
-            try run(s.drop(s.bridge, isView: true))
+            try run(s.dropEverywhere(s.bridge, isView: true))
         }
         throw MigrationError.inconsistent("could not create the bridge before the cutoff time three times; raise cutoffMarginSeconds")
     }
@@ -240,6 +244,7 @@ extension MigrationRunner {
 
     func backfill(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState) throws {
         if state.phase >= .backfilled { return }
+        if let cluster { return try clusterBackfill(m, s, &state, cluster) }
         if state.strategy == .cutoff, let t = state.cutoff {
             // No row with ts < T may still be on its way once the backfill reads.
             let until = t + m.lateness + 1

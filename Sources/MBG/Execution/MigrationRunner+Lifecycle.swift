@@ -5,7 +5,7 @@ extension MigrationRunner {
 
     /// Compares old and new per partition on rows that can no longer change.
     /// Returns the report; a mismatch is reported, not thrown (apply throws it).
-    public func verify(_ m: MigrationDef) throws -> VerificationReport {
+    package func verify(_ m: MigrationDef) throws -> VerificationReport {
         let state = try store.load(m.name)
         // Re-running a script: a migration past cut-over was verified before it.
         if state.phase == .cutOver || state.phase == .finished {
@@ -76,7 +76,25 @@ extension MigrationRunner {
         let newFilter = s.sliceFilter(strategy: .fence, cutoff: nil, parts: moved, slice: nil)
         var report = VerificationReport(migration: m.name, rows: [], notes: [sliceSummary(state)])
         report.rows = try compareConcurrently(s.verifyQuery(s.old, image: true, filter: oldFilter), s.verifyQuery(s.new, image: false, filter: newFilter))
-        report.notes.append("backfilled rows compared per partition: the \(fenced.count) fenced part(s) of \(s.old) against the \(moved.count) part(s) the backfill moved into \(s.new), one read of each; rows written through the bridge since are not part of this comparison")
+        report.notes.append("backfilled rows compared per partition: the \(fenced.count) fenced part(s) of \(s.old) against the \(moved.count) part(s) the backfill moved into \(s.new), one read of each")
+        // The rest of each side (bridged rows, and anything else in the new
+        // table): compared when no insert is in flight across the reads.
+        let movedSet = Set(moved), fencedSet = Set(fenced)
+        for attempt in 0..<3 {
+            let oldRest = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
+            let newRest = try activeParts(m.to.database ?? database, s.newName).map(\.name).filter { !movedSet.contains($0) }
+            let rows = try compareConcurrently(
+                s.verifyQuery(s.old, image: true, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: oldRest, slice: nil)),
+                s.verifyQuery(s.new, image: false, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: newRest, slice: nil)))
+            let again = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
+            if again == oldRest && (rows.allSatisfy(\.matches) || attempt == 2) {
+                report.rows += rows.map { var r = $0; r.partition += " (bridge)"; return r }
+                report.notes.append("rows outside those parts (written through the bridge) compared: \(oldRest.count) part(s) of \(s.old), \(newRest.count) of \(s.new)")
+                return report
+            }
+            if rows.allSatisfy(\.matches) && again != oldRest { clock.sleep(0.2) } else if !rows.allSatisfy(\.matches) { clock.sleep(0.3) }
+        }
+        report.notes.append("rows written through the bridge not compared: inserts were in flight at each of 3 tries")
         return report
     }
 
@@ -96,6 +114,7 @@ extension MigrationRunner {
     }
 
     func verify(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws -> VerificationReport {
+        if let cluster { return try clusterVerify(m, s, state, cluster) }
         var report = VerificationReport(migration: m.name, rows: [], notes: [])
         switch state.strategy ?? .fence {
         case .cutoff:
@@ -159,7 +178,7 @@ extension MigrationRunner {
 
     // MARK: - cut-over
 
-    public func cutover(_ m: MigrationDef) throws {
+    package func cutover(_ m: MigrationDef) throws {
         try locked(m, takeOver: false) { state in
             try cutoverLocked(m, sqlFor(m), state)
         }
@@ -173,10 +192,15 @@ extension MigrationRunner {
             throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "cut over", hint: "apply (and verify) first")
         }
         try fault("cutover.before")
+        let carry = try viewCarry(m)
+        if let refusal = carry.refusal { throw MigrationError.unsupported(refusal) }
         switch m.cutover {
         case .versioned:
+            try carryViews(m, carry, state)
             try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .versioned, method: .none))), ("phase", MigrationPhase.cutOver.rawValue)])
-            reporter.info("\(m.name): cut over (versioned): read and write \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+            reporter.info("\(m.name): cut over (versioned): read and write \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
+        case .swap where cluster != nil:
+            throw MigrationError.unsupported(MigrationSQL.swapOnClusterRefusal)
         case .swap:
             guard m.transform == nil else {
                 throw MigrationError.unsupported("swap cut-over keeps the bridge as a reverse sync, which a transform cannot run backwards; use versioned cut-over")
@@ -187,6 +211,42 @@ extension MigrationRunner {
                 try swapByRename(m, s, state)
             }
         }
+    }
+
+    /// The views reading the old version, from the live catalog.
+    func viewCarry(_ m: MigrationDef) throws -> ViewCarry {
+        let db = m.from.database ?? database
+        // Most databases have no views besides the bridge: skip the full catalog read then.
+        let views = try run(CatalogQueries.viewCount(db)).scalar.flatMap { Int($0) } ?? 0
+        guard views > 1 else { return ViewCarry(views: []) }
+        let catalog = try CatalogReader(transport: transport, database: db).read()
+        return sqlFor(m, catalog: catalog).viewCarry(catalog)
+    }
+
+    /// Moves the old version's views to the new one (see `DependentView`): T is
+    /// placed in the future so that creating the copies and narrowing the
+    /// originals changes nothing for rows written meanwhile; cut-over returns
+    /// once T has passed, so writers that move afterwards write rows >= T.
+    func carryViews(_ m: MigrationDef, _ carry: ViewCarry, _ state: MigrationState) throws {
+        guard !carry.isEmpty else { return }
+        let s = sqlFor(m)
+        let recorded = state.values[MigrationState.viewsCutoffKey].flatMap { Int($0) }
+        let t = try recorded ?? (serverNow() + cutoffMarginSeconds)
+        if recorded == nil {
+            try store.write(m.name, [(MigrationState.viewsCutoffKey, String(t)),
+                                     (MigrationState.carriedViewsKey, encodeJSON(carry.materialized))])
+        }
+        for sql in s.carryViews(carry, cutoff: t) { try run(sql) }
+        let now = try serverNow()
+        if now >= t && !carry.materialized.isEmpty {
+            reporter.warning("\(m.name): the views were moved \(now - t + 1) s after T = \(t): rows written to \(s.old) in that time with \(carry.timeColumn ?? "") >= T may reach the views' targets twice")
+        }
+        for v in carry.views {
+            reporter.info(v.kind == .materialized
+                ? "\(m.name): view \(v.name) now takes rows before T = \(t); its copy \(s.twinName(v)) on \(s.new) takes rows from T"
+                : "\(m.name): view \(v.name) now reads \(s.new)")
+        }
+        while try serverNow() <= t { clock.sleep(0.25) }
     }
 
     func uuid(_ name: String) throws -> String {
@@ -285,7 +345,7 @@ extension MigrationRunner {
     // MARK: - rollback
 
     /// Before cut-over: drops what the migration made. After: switches back, losing no row.
-    public func rollback(_ m: MigrationDef) throws {
+    package func rollback(_ m: MigrationDef) throws {
         let s = sqlFor(m)
         try locked(m, takeOver: false) { state in
             if state.phase == .finished {
@@ -301,6 +361,10 @@ extension MigrationRunner {
                 case .rename:
                     try rollbackRename(m, s, c)
                 case .none:
+                    let carried = state.decode([DependentView].self, MigrationState.carriedViewsKey) ?? []
+                    if !carried.isEmpty {
+                        throw MigrationError.unsupported("cut-over moved view(s) \(carried.map(\.name).joined(separator: ", ")) to \(s.new) with a split at T = \(state.values[MigrationState.viewsCutoffKey] ?? "?"); moving them back exactly is not supported: keep \(s.new), or restore the views by hand")
+                    }
                     try store.write(m.name, [("cutover", ""), ("phase", MigrationPhase.verified.rawValue)])
                     reporter.info("\(m.name): cut-over undone; consumers go back to \(s.old) (rows written there were kept); roll back once more to drop \(s.new)")
                     return
@@ -392,6 +456,16 @@ extension MigrationRunner {
 
     func dropCreated(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws {
         let db = m.to.database ?? database
+        if let cluster {
+            // Bridge first (it writes into the new table), then stages on every replica, then the version.
+            try run(s.dropEverywhere(s.bridge, isView: true))
+            try dropClusterStages(s, cluster, db: db)
+            for sql in s.dropVersion(old: false) { try run(sql) }
+            var reset: [(String, String)] = state.values.keys.filter { $0 != "lock" && $0 != "phase" }.map { ($0, "") }
+            reset.append(("phase", MigrationPhase.rolledBack.rawValue))
+            try store.write(m.name, reset)
+            return reporter.info("\(m.name): rolled back on cluster \(cluster.info.name); \(s.old) is untouched")
+        }
         try run(s.drop(s.bridge, isView: true))
         try restartMerges(m, state)
         let stages = try run(CatalogQueries.tables(db, prefix: s.stagePrefix)).rows
@@ -406,17 +480,38 @@ extension MigrationRunner {
     // MARK: - finish
 
     /// Drops the bridge, then the old version unless `keepOld`.
-    public func finish(_ m: MigrationDef, keepOld: Bool) throws {
+    package func finish(_ m: MigrationDef, keepOld: Bool) throws {
         let s = sqlFor(m)
         try locked(m, takeOver: false) { state in
             if state.phase == .finished { return reporter.info("\(m.name): already finished") }
             guard state.phase == .cutOver else {
                 throw MigrationError.wrongPhase(migration: m.name, phase: state.phase, action: "finish", hint: "cut over first")
             }
-            try run(s.drop(s.bridge, isView: true))
-            try restartMerges(m, state)
+            if cluster != nil {
+                try run(s.dropEverywhere(s.bridge, isView: true))
+                if !keepOld { for sql in s.dropVersion(old: true) { try run(sql) } }
+                try store.write(m.name, "phase", MigrationPhase.finished.rawValue)
+                return reporter.info("\(m.name): finished on cluster \(cluster!.info.name); bridge dropped\(keepOld ? ", \(s.old) kept" : ", \(s.old) dropped")")
+            }
             // After a swap the old data lives under the new version's name.
-            let oldData = state.cutover?.mode == .swap ? s.new : s.old
+            let swapped = state.cutover?.mode == .swap
+            let oldData = swapped ? s.new : s.old
+            let carried = state.decode([DependentView].self, MigrationState.carriedViewsKey) ?? []
+            if !keepOld {
+                // Never drop a table a view still reads: the view would fail on every read or insert.
+                let db = m.to.database ?? database
+                let oldDB = swapped ? db : m.from.database ?? database
+                let catalog = try CatalogReader(transport: transport, database: oldDB).read()
+                let still = catalog.views(reading: swapped ? s.newName : s.oldName, database: oldDB,
+                                          except: Set(["\(db).\(m.bridge)"] + carried.map { "\($0.database).\($0.name)" }))
+                if !still.isEmpty {
+                    throw MigrationError.unsupported("\(oldData) is still read by view(s) \(still.map(\.qualifiedName).joined(separator: ", ")): drop or move them first, or `finish \(m.name) keep`; nothing was dropped")
+                }
+            }
+            try run(s.drop(s.bridge, isView: true))
+            // The originals were narrowed to rows before T; their copies on the new version carry on.
+            for v in carried { try run(s.drop(v.qualifiedName, isView: true)) }
+            try restartMerges(m, state)
             if !keepOld { try run(s.drop(oldData)) }
             try store.write(m.name, "phase", MigrationPhase.finished.rawValue)
             reporter.info("\(m.name): finished; bridge dropped\(keepOld ? ", \(oldData) kept" : ", \(oldData) dropped")")
@@ -425,7 +520,7 @@ extension MigrationRunner {
 
     // MARK: - status
 
-    public func status(_ m: MigrationDef?) throws -> [MigrationStatus] {
+    package func status(_ m: MigrationDef?) throws -> [MigrationStatus] {
         let names = try m.map { [$0.name] } ?? store.migrations()
         return try names.map { name in
             let st = try store.load(name)

@@ -5,7 +5,7 @@ import Foundation
 /// finished, or rolled back. Every step first reads what exists (system tables
 /// and `<db>._mbg_state`) and skips what is done, so any call can be repeated
 /// and a killed run continues where it stopped.
-public final class MigrationRunner: @unchecked Sendable {
+package final class MigrationRunner: @unchecked Sendable {
     let transport: any Transport
     let capabilities: Capabilities
     let database: String
@@ -13,25 +13,30 @@ public final class MigrationRunner: @unchecked Sendable {
     let owner: String
     let clock: MigrationClock
     let store: StateStore
+    /// Set on the coordinator runner of a clustered migration (ClusterExecution.swift).
+    let cluster: ClusterNodes?
+    /// Set on a runner that works on one replica of a shard for the coordinator.
+    let shardOf: ClusterHost?
 
     /// A lock whose holder wrote nothing for this long may be taken over (explicitly).
-    public var staleLockSeconds = 60
+    package var staleLockSeconds = 60
     /// Cutoff: how far in the future T is placed; the bridge must exist before T.
-    public var cutoffMarginSeconds = 3
+    package var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
-    public var fenceSettleSeconds = 2.0
+    package var fenceSettleSeconds = 2.0
     /// Set when a failing slice dropped a broken bridge while others still ran.
     let bridgeDroppedEarly = OnceFlag()
     /// Backfill slices copied at once unless the migration says (`parallel N`).
-    public var backfillParallel = defaultBackfillParallel
+    package var backfillParallel = defaultBackfillParallel
     /// Called at named points (`bridge.before`, `bridge.after`, `backfill.staged`,
     /// `backfill.moved`, `backfill.done`, `verify.after`, `cutover.before`,
     /// `cutover.renamed`); tests throw from it to simulate a crash there.
-    public var faultHook: (@Sendable (String) throws -> Void)?
+    package var faultHook: (@Sendable (String) throws -> Void)?
 
-    public init(
+    package init(
         transport: any Transport, capabilities: Capabilities, database: String,
-        reporter: any ProgressReporter, owner: String, clock: MigrationClock = .system
+        reporter: any ProgressReporter, owner: String, clock: MigrationClock = .system,
+        stateTransport: (any Transport)? = nil, cluster: ClusterNodes? = nil, shardOf: ClusterHost? = nil
     ) {
         self.transport = transport
         self.capabilities = capabilities
@@ -39,7 +44,10 @@ public final class MigrationRunner: @unchecked Sendable {
         self.reporter = reporter
         self.owner = owner
         self.clock = clock
-        self.store = StateStore(transport: transport, database: database, owner: owner, clock: clock)
+        self.cluster = cluster
+        self.shardOf = shardOf
+        self.store = StateStore(
+            transport: stateTransport ?? transport, database: database, owner: owner, clock: clock, cluster: cluster?.info.name)
     }
 
     // MARK: - Strategy
@@ -61,7 +69,15 @@ public final class MigrationRunner: @unchecked Sendable {
     // MARK: - Reading the server
 
     @discardableResult
-    func run(_ sql: String) throws -> QueryResult { try transport.execute(Query(sql)) }
+    func run(_ sql: String) throws -> QueryResult { try transport.execute(Query(sql, settings: ddlSettings(sql))) }
+
+    /// 18.x refuses LowCardinality columns in CREATE TABLE unless allowed per
+    /// query; the tables mbg creates (new versions, stages, probes) copy the
+    /// user's types, which the user's own table already had allowed.
+    func ddlSettings(_ sql: String) -> [String: String] {
+        guard !capabilities.modernSQL, sql.hasPrefix("CREATE TABLE") || sql.hasPrefix("CREATE MATERIALIZED VIEW") else { return [:] }
+        return ["allow_experimental_low_cardinality_type": "1"]
+    }
 
     func fault(_ point: String) throws { try faultHook?(point) }
 

@@ -12,65 +12,79 @@ public enum MigrationPhase: String, Sendable, Codable, Comparable, CaseIterable 
 }
 
 /// Progress of one backfill slice, as recorded in the state table.
-public struct SliceRecord: Sendable, Codable, Equatable {
-    public enum State: String, Sendable, Codable {
+package struct SliceRecord: Sendable, Codable, Equatable {
+    package enum State: String, Sendable, Codable {
         /// The stage table holds the verified slice.
         case staged
         /// Moved into the new table.
         case done
     }
-    public var state: State
-    public var rows: Int
+    package var state: State
+    package var rows: Int
     /// Written by earlier versions, which compared each slice as it was copied;
     /// the final verification is the comparison now.
-    public var checksum: String? = nil
+    package var checksum: String? = nil
     /// The new table's parts the move made; nil when they could not be told
     /// apart (verification then compares whole tables).
-    public var parts: [String]? = nil
+    package var parts: [String]? = nil
 }
 
 /// A slice of the backfill: one partition of the old table, or one hash bucket of it.
-public struct Slice: Sendable, Codable, Equatable {
-    public var partition: String
+package struct Slice: Sendable, Codable, Equatable {
+    package var partition: String
     /// Bucket `index` of `buckets` by a row hash; buckets == 1 means the whole partition.
-    public var index: Int
-    public var buckets: Int
-    public var rows: Int
-    public var id: String { buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)" }
+    package var index: Int
+    package var buckets: Int
+    package var rows: Int
+    /// On a cluster: the shard whose local tables the slice copies (one replica of it does).
+    package var shard: Int? = nil
+    package var id: String {
+        let local = buckets == 1 ? partition : "\(partition)#\(index)/\(buckets)"
+        return shard.map { "shard\($0)/\(local)" } ?? local
+    }
 }
 
 /// A range of block numbers `[min, max]` (the middle of a part name `p_min_max_level`).
-public struct BlockRange: Sendable, Codable, Equatable {
-    public var min: Int
-    public var max: Int
+package struct BlockRange: Sendable, Codable, Equatable {
+    package var min: Int
+    package var max: Int
 }
 
 /// Everything the state table says about one migration (latest value per key).
+/// What the state table records about one migration: read before planning
+/// (`MigrationEngine.recordedState`), opaque to hosts.
 public struct MigrationState: Sendable {
-    public var values: [String: String] = [:]
-    public var owners: [String: String] = [:]
-    /// Server time (unix seconds) each key was last written.
-    public var writtenAt: [String: Int] = [:]
-    /// Server time when the state was read.
-    public var serverNow: Int = 0
+    public init() {}
 
-    public var phase: MigrationPhase { values["phase"].flatMap(MigrationPhase.init(rawValue:)) ?? .declared }
-    public var strategy: BackfillStrategy? { values["strategy"].flatMap(BackfillStrategy.init(rawValue:)) }
-    public var cutoff: Int? { values["cutoff"].flatMap { Int($0) } }
-    public var mergesStopped: [String] { decode([String].self, "merges_stopped") ?? [] }
+    package var values: [String: String] = [:]
+    package var owners: [String: String] = [:]
+    /// Server time (unix seconds) each key was last written.
+    package var writtenAt: [String: Int] = [:]
+    /// Server time when the state was read.
+    package var serverNow: Int = 0
+
+    package var phase: MigrationPhase { values["phase"].flatMap(MigrationPhase.init(rawValue:)) ?? .declared }
+    package var strategy: BackfillStrategy? { values["strategy"].flatMap(BackfillStrategy.init(rawValue:)) }
+    package var cutoff: Int? { values["cutoff"].flatMap { Int($0) } }
+    package var mergesStopped: [String] { decode([String].self, "merges_stopped") ?? [] }
     /// Block ranges per partition taken before the bridge was created.
-    public var fenceStart: [String: [BlockRange]]? { decode([String: [BlockRange]].self, "fence_start") }
+    package var fenceStart: [String: [BlockRange]]? { decode([String: [BlockRange]].self, "fence_start") }
     /// Block ranges per partition that the backfill copies (final fence).
-    public var fence: [String: [BlockRange]]? { decode([String: [BlockRange]].self, "fence") }
-    public var slices: [Slice]? { decode([Slice].self, "slices") }
-    public func slice(_ id: String) -> SliceRecord? { decode(SliceRecord.self, "slice/" + id) }
-    public var cutover: CutoverRecord? { decode(CutoverRecord.self, "cutover") }
-    public var lock: LockRecord? {
+    package var fence: [String: [BlockRange]]? { decode([String: [BlockRange]].self, "fence") }
+    package var slices: [Slice]? { decode([Slice].self, "slices") }
+    package func slice(_ id: String) -> SliceRecord? { decode(SliceRecord.self, "slice/" + id) }
+    package var cutover: CutoverRecord? { decode(CutoverRecord.self, "cutover") }
+    package var lock: LockRecord? {
         guard let l = decode(LockRecord.self, "lock"), !l.owner.isEmpty else { return nil }
         return l
     }
     /// Seconds since the lock holder last wrote anything.
-    public var lockAge: Int { serverNow - (writtenAt["lock"] ?? serverNow) }
+    package var lockAge: Int { serverNow - (writtenAt["lock"] ?? serverNow) }
+
+    /// Views cut-over moved to the new version (JSON `[DependentView]`): their narrowed originals go at finish.
+    static let carriedViewsKey = "carried_views"
+    /// The split time T of the carried views, unix seconds.
+    static let viewsCutoffKey = "views_cutoff"
 
     func decode<T: Decodable>(_ type: T.Type, _ key: String) -> T? {
         guard let text = values[key], !text.isEmpty, let data = text.data(using: .utf8) else { return nil }
@@ -79,24 +93,24 @@ public struct MigrationState: Sendable {
 }
 
 /// Who holds a migration (never credentials: an owner string such as `host:pid`).
-public struct LockRecord: Sendable, Codable, Equatable {
-    public var owner: String
-    public var since: String
+package struct LockRecord: Sendable, Codable, Equatable {
+    package var owner: String
+    package var since: String
 }
 
 /// How the cut-over was done, so rollback and finish can undo or complete it.
-public struct CutoverRecord: Sendable, Codable, Equatable {
-    public var mode: CutoverMode
-    public enum Method: String, Sendable, Codable {
+package struct CutoverRecord: Sendable, Codable, Equatable {
+    package var mode: CutoverMode
+    package enum Method: String, Sendable, Codable {
         case exchange
         /// 18.x: no EXCHANGE TABLES.
         case rename
         /// Versioned: nothing switched.
         case none
     }
-    public var method: Method
+    package var method: Method
     /// For `rename`: the new-data table's max block number right after the switch.
-    public var blockMark: Int?
+    package var blockMark: Int?
 }
 
 func encodeJSON<T: Encodable>(_ value: T) -> String {
@@ -113,12 +127,14 @@ struct StateStore {
     let database: String
     let owner: String
     let clock: MigrationClock
+    /// Set on a cluster: the state table is Replicated ON CLUSTER.
+    var cluster: String? = nil
     static let tableName = StateTableSQL.tableName
     private let seqSource = SequenceSource()
 
     var table: String { qualified(database, Self.tableName) }
 
-    var createSQL: String { StateTableSQL.create(table) }
+    var createSQL: String { StateTableSQL.create(table, cluster: cluster, database: database) }
 
     func ensureTable() throws { try transport.run(createSQL) }
 
@@ -175,14 +191,14 @@ final class SequenceSource: @unchecked Sendable {
 }
 
 /// Time as the runner sees it; tests replace it so waits do not sleep.
-public struct MigrationClock: Sendable {
-    public var now: @Sendable () -> Double
-    public var sleep: @Sendable (Double) -> Void
-    public init(now: @escaping @Sendable () -> Double, sleep: @escaping @Sendable (Double) -> Void) {
+package struct MigrationClock: Sendable {
+    package var now: @Sendable () -> Double
+    package var sleep: @Sendable (Double) -> Void
+    package init(now: @escaping @Sendable () -> Double, sleep: @escaping @Sendable (Double) -> Void) {
         self.now = now
         self.sleep = sleep
     }
-    public static let system = MigrationClock(
+    package static let system = MigrationClock(
         now: { Date().timeIntervalSince1970 },
         sleep: { s in if s > 0 { Thread.sleep(forTimeInterval: s) } })
 }

@@ -1,24 +1,24 @@
 /// What `status` reports; built from the state table alone, so any process can read it.
-public struct MigrationStatus: Sendable, Codable, Equatable {
-    public var migration: String
-    public var phase: MigrationPhase
-    public var strategy: BackfillStrategy?
-    public var cutoff: Int?
-    public var rowsCopied: Int
-    public var rowsTotal: Int
-    public var slicesDone: Int
-    public var slicesTotal: Int
+package struct MigrationStatus: Sendable, Codable, Equatable {
+    package var migration: String
+    package var phase: MigrationPhase
+    package var strategy: BackfillStrategy?
+    package var cutoff: Int?
+    package var rowsCopied: Int
+    package var rowsTotal: Int
+    package var slicesDone: Int
+    package var slicesTotal: Int
     /// Partitions of the old table with every slice done / with some left.
-    public var partitionsDone: Int
-    public var partitionsLeft: Int
-    public var rowsPerSecond: Double
+    package var partitionsDone: Int
+    package var partitionsLeft: Int
+    package var rowsPerSecond: Double
     /// Seconds until the backfill ends at the current rate; nil when unknown or done.
-    public var etaSeconds: Int?
-    public var lockOwner: String?
-    public var lockSince: String?
-    public var lockAgeSeconds: Int?
+    package var etaSeconds: Int?
+    package var lockOwner: String?
+    package var lockSince: String?
+    package var lockAgeSeconds: Int?
 
-    public var summary: String {
+    package var summary: String {
         var s = "\(migration): \(phase.rawValue)"
         if let strategy { s += ", strategy \(strategy.rawValue)" }
         if slicesTotal > 0 {
@@ -32,27 +32,27 @@ public struct MigrationStatus: Sendable, Codable, Equatable {
 }
 
 /// The result of comparing old and new, per partition.
-public struct VerificationReport: Sendable, Codable, Equatable {
-    public struct Row: Sendable, Codable, Equatable {
-        public var partition: String
-        public var oldRows: Int
-        public var newRows: Int
-        public var oldChecksum: String
-        public var newChecksum: String
-        public var matches: Bool { oldRows == newRows && oldChecksum == newChecksum }
+package struct VerificationReport: Sendable, Codable, Equatable {
+    package struct Row: Sendable, Codable, Equatable {
+        package var partition: String
+        package var oldRows: Int
+        package var newRows: Int
+        package var oldChecksum: String
+        package var newChecksum: String
+        package var matches: Bool { oldRows == newRows && oldChecksum == newChecksum }
     }
-    public var migration: String
-    public var rows: [Row]
+    package var migration: String
+    package var rows: [Row]
     /// What was compared and how (e.g. rows still arriving are left out).
-    public var notes: [String]
+    package var notes: [String]
     /// What could not be compared, each with the reason; empty when all was.
-    public var uncompared: [String] = []
-    public var fullyCompared: Bool { uncompared.isEmpty }
-    public var mismatches: [PartitionMismatch] {
+    package var uncompared: [String] = []
+    package var fullyCompared: Bool { uncompared.isEmpty }
+    package var mismatches: [PartitionMismatch] {
         rows.filter { !$0.matches }.map {
             PartitionMismatch(partition: $0.partition, oldRows: $0.oldRows, newRows: $0.newRows,
                               oldChecksum: $0.oldChecksum, newChecksum: $0.newChecksum)
         }
     }
-    public var ok: Bool { mismatches.isEmpty }
+    package var ok: Bool { mismatches.isEmpty }
 }

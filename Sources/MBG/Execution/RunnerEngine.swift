@@ -2,9 +2,9 @@ import Foundation
 
 /// The interpreter's `MigrationEngine`, backed by `MigrationRunner`.
 public final class RunnerEngine: MigrationEngine {
-    public let runner: MigrationRunner
+    package let runner: MigrationRunner
 
-    public init(runner: MigrationRunner) { self.runner = runner }
+    package init(runner: MigrationRunner) { self.runner = runner }
 
     /// A runner for this process: the lock names the host and process id.
     public convenience init(_ context: MigrationEngineContext) {
@@ -21,12 +21,15 @@ public final class RunnerEngine: MigrationEngine {
     public func serverTime() throws -> Int { try runner.serverNow() }
 
     public func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws {
-        try runner.apply(m, catalog: catalog, cutover: cutover, takeOverLock: takeOverLock)
+        try runner.clusterRunner(for: m, probeReplication: true).apply(m, catalog: catalog, cutover: cutover, takeOverLock: takeOverLock)
     }
+
+    /// The runner for `m`: on a cluster, the one that works through the coordinator node.
+    func runner(for m: MigrationDef) throws -> MigrationRunner { try runner.clusterRunner(for: m, probeReplication: false) }
 
     /// Per-partition counts and checksums; throws when they differ.
     public func verify(_ m: MigrationDef) throws -> String {
-        let report = try runner.verify(m)
+        let report = try runner(for: m).verify(m)
         if !report.ok {
             throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
         }
@@ -40,10 +43,10 @@ public final class RunnerEngine: MigrationEngine {
     }
 
     public func status(_ m: MigrationDef?) throws -> [String] {
-        try runner.status(m).map(\.summary)
+        try (m.map(runner(for:)) ?? runner).status(m).map(\.summary)
     }
 
-    public func cutover(_ m: MigrationDef) throws { try runner.cutover(m) }
-    public func rollback(_ m: MigrationDef) throws { try runner.rollback(m) }
-    public func finish(_ m: MigrationDef, keepOld: Bool) throws { try runner.finish(m, keepOld: keepOld) }
+    public func cutover(_ m: MigrationDef) throws { try runner(for: m).cutover(m) }
+    public func rollback(_ m: MigrationDef) throws { try runner(for: m).rollback(m) }
+    public func finish(_ m: MigrationDef, keepOld: Bool) throws { try runner(for: m).finish(m, keepOld: keepOld) }
 }

@@ -108,11 +108,13 @@ public struct Catalog: Sendable, Hashable, Codable {
     public var tables: [CatalogTable] {
         didSet { index = Catalog.makeIndex(tables) }
     }
+    /// Clusters, macros and ZooKeeper of the server (absent in dumps made before clusters).
+    public var topology: ServerTopology?
     /// `database.name` → position in `tables`, so lookups stay cheap in big catalogs.
     private var index: [String: Int] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion, capabilities, database, tables
+        case formatVersion, capabilities, database, tables, topology
     }
 
     public init(capabilities: Capabilities, database: String, tables: [CatalogTable]) {
@@ -128,6 +130,7 @@ public struct Catalog: Sendable, Hashable, Codable {
         capabilities = try c.decode(Capabilities.self, forKey: .capabilities)
         database = try c.decode(String.self, forKey: .database)
         tables = try c.decode([CatalogTable].self, forKey: .tables)
+        topology = try c.decodeIfPresent(ServerTopology.self, forKey: .topology)
         index = Catalog.makeIndex(tables)
     }
 

@@ -19,7 +19,7 @@ func keyTuple(_ expressions: [String]) -> String {
 /// ENGINE, PARTITION BY, PRIMARY KEY, ORDER BY, SAMPLE BY, TTL, SETTINGS, COMMENT.
 /// Clauses that only the MergeTree family knows (ORDER BY, PRIMARY KEY, SAMPLE BY)
 /// are left out for others.
-public func createTableSQL(_ t: TableDef, ifNotExists: Bool = true, name: String? = nil) -> String {
+package func createTableSQL(_ t: TableDef, ifNotExists: Bool = true, name: String? = nil) -> String {
     let target = name.map { qualified(t.database, $0) } ?? t.qualifiedName
     var sql = "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(target)\(onCluster(t.cluster))\n(\n"
     var elements = t.columns.map { "    " + columnSQL($0) }
@@ -71,14 +71,14 @@ func projectionSQL(_ p: ProjectionDef) -> String {
 }
 
 /// `CREATE MATERIALIZED VIEW … TO … AS SELECT …`.
-public func createViewSQL(_ v: ViewDef, ifNotExists: Bool = true) -> String {
+package func createViewSQL(_ v: ViewDef, ifNotExists: Bool = true) -> String {
     // An unqualified target resolves in the current database, as ClickHouse does.
     let target = qualified(v.targetDatabase, v.target)
     return "CREATE MATERIALIZED VIEW \(ifNotExists ? "IF NOT EXISTS " : "")\(v.qualifiedName)\(onCluster(v.cluster)) TO \(target) AS\n\(v.select)"
 }
 
 /// `DROP TABLE`; views use `DROP VIEW` where the server knows it (18.16 does not).
-public func dropSQL(
+package func dropSQL(
     _ database: String?, _ name: String, isView: Bool = false, cluster: String? = nil,
     capabilities: Capabilities = .modern
 ) -> String {

@@ -2,7 +2,7 @@
 /// difference; empty when they match. Expressions are compared after
 /// normalising whitespace, identifier quoting and keyword case, so a table
 /// created from a `TableDef` and read back shows no drift.
-public func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
+package func catalogTableDiff(declared: TableDef, live: TableDef) -> [String] {
     if declared == live { return [] }  // the common case, and the cheap one
     var diffs: [String] = []
 

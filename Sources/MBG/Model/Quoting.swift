@@ -11,7 +11,7 @@ private let reservedWords: Set<String> = [
 ]
 
 /// True for names that ClickHouse reads as an identifier without quotes.
-public func isPlainIdentifier(_ name: String) -> Bool {
+package func isPlainIdentifier(_ name: String) -> Bool {
     // ASCII only, so bytes suffice (and are much cheaper than Unicode properties).
     func letter(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F }
     guard let first = name.utf8.first, letter(first) else { return false }
@@ -24,13 +24,13 @@ public func isPlainIdentifier(_ name: String) -> Bool {
 
 /// `events` stays `events`; anything else is backquoted with `\` escapes, so no
 /// name can end the identifier early.
-public func quoteIdentifier(_ name: String) -> String {
+package func quoteIdentifier(_ name: String) -> String {
     if isPlainIdentifier(name) { return name }
     return "`" + escapeForQuotes(name, quote: "`") + "`"
 }
 
 /// A string literal: `'it\'s'`.
-public func quoteString(_ text: String) -> String {
+package func quoteString(_ text: String) -> String {
     "'" + escapeForQuotes(text, quote: "'") + "'"
 }
 
@@ -52,7 +52,7 @@ private func escapeForQuotes(_ text: String, quote: Character) -> String {
 }
 
 /// `db.t` with each part quoted as needed; just `t` without a database.
-public func qualified(_ database: String?, _ name: String) -> String {
+package func qualified(_ database: String?, _ name: String) -> String {
     guard let database, !database.isEmpty else { return quoteIdentifier(name) }
     return quoteIdentifier(database) + "." + quoteIdentifier(name)
 }

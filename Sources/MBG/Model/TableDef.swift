@@ -130,6 +130,9 @@ public struct TableDef: Sendable, Hashable, Codable {
     public var projections: [ProjectionDef]
     /// Text of the table's COMMENT (the value, not the SQL literal).
     public var comment: String?
+    /// `distributed [by EXPR]`: the sharding expression; the rows then live in
+    /// `<physical>_local` and `<physical>` is a Distributed table over it.
+    public var distributedBy: String? = nil
 
     public init(
         name: String, version: Version? = nil, database: String? = nil, cluster: String? = nil,

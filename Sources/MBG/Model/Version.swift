@@ -44,13 +44,13 @@ public struct Version: Sendable, Hashable, Comparable, Codable, CustomStringConv
 }
 
 /// The physical name of a logical table at a version: `events v0.1` → `events_0_1`.
-public func physicalName(_ logical: String, _ version: Version?) -> String {
+package func physicalName(_ logical: String, _ version: Version?) -> String {
     guard let version else { return logical }
     return "\(logical)_\(version.suffix)"
 }
 
 /// Recognises `events_0_1` as `events` at v0.1. Nil for names without a version suffix.
-public func splitPhysicalName(_ name: String) -> (logical: String, version: Version)? {
+package func splitPhysicalName(_ name: String) -> (logical: String, version: Version)? {
     var parts = name.split(separator: "_", omittingEmptySubsequences: false)
     var numbers: [Int] = []
     while let last = parts.last, !last.isEmpty, last.allSatisfy({ $0.isASCII && $0.isNumber }),

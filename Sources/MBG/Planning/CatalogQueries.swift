@@ -48,4 +48,9 @@ enum CatalogQueries {
     static func maxBlock(_ db: String, _ table: String) -> String {
         "SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active"
     }
+
+    /// How many views (plain and materialized) a database holds.
+    static func viewCount(_ db: String) -> String {
+        "SELECT count() FROM system.tables WHERE database = \(quoteString(db)) AND engine IN ('View', 'MaterializedView')"
+    }
 }

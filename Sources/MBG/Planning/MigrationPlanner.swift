@@ -1,26 +1,26 @@
 /// Timings a migration runs with; planning prints them, execution waits them out.
-public struct MigrationTiming: Sendable, Hashable {
+package struct MigrationTiming: Sendable, Hashable {
     /// Cutoff: how far in the future T is placed; the bridge must exist before T.
-    public var cutoffMarginSeconds = 3
+    package var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
-    public var fenceSettleSeconds = 2.0
-    public init() {}
+    package var fenceSettleSeconds = 2.0
+    package init() {}
 }
 
 /// What planning knows about the server. Read before planning starts (a live
 /// server, a dumped catalog, or the script itself in dry-run); planning never
 /// reads anything else.
-public struct PlanningInputs: Sendable {
-    public var catalog: Catalog
+package struct PlanningInputs: Sendable {
+    package var catalog: Catalog
     /// The database unqualified names resolve in (and the state table lives in).
-    public var database: String
+    package var database: String
     /// What the state table records, per migration name; absent means nothing recorded.
-    public var recorded: [String: MigrationState]
+    package var recorded: [String: MigrationState]
     /// Server time, unix seconds: where a new cutoff T would be placed.
-    public var now: Int
-    public var timing: MigrationTiming
+    package var now: Int
+    package var timing: MigrationTiming
 
-    public init(
+    package init(
         catalog: Catalog, database: String? = nil, recorded: [String: MigrationState] = [:], now: Int,
         timing: MigrationTiming = MigrationTiming()
     ) {
@@ -78,47 +78,59 @@ extension MigrationSQL {
 /// Turns declarations and what is known of the server into steps. Pure: it
 /// touches no server, so `plan`, `plan --catalog`, dry-run and `apply` all see
 /// the same steps for the same inputs.
-public struct Planner: Sendable {
-    public let inputs: PlanningInputs
+package struct Planner: Sendable {
+    package let inputs: PlanningInputs
 
-    public init(_ inputs: PlanningInputs) { self.inputs = inputs }
+    package init(_ inputs: PlanningInputs) { self.inputs = inputs }
 
     /// The plan of a session: plain tables first (a migration creates its own
     /// target), then migrations, then views (created after their sources).
     /// `only` restricts it to one migration, table or view by name.
-    public func plan(
+    package func plan(
         tables: [TableDef], views: [ViewDef], migrations: [MigrationDef], only: String? = nil
     ) -> Plan {
         var plan = Plan()
+        plan.warnings = forEachStep(tables: tables, views: views, migrations: migrations, only: only) { plan.steps.append($0) }
+        return plan
+    }
+
+    /// The steps of `plan`, one at a time (a big plan need not be held whole);
+    /// returns the plan's warnings.
+    package func forEachStep(
+        tables: [TableDef], views: [ViewDef], migrations: [MigrationDef], only: String? = nil,
+        _ body: (PlanStep) throws -> Void
+    ) rethrows -> [String] {
         let targets = Set(migrations.map(\.to.qualifiedName))
         let bridges = Set(migrations.map(\.bridge))
         let migrationOnly = only.flatMap { name in migrations.first { $0.name == name } }
         if migrationOnly == nil {
             for t in tables where !targets.contains(t.qualifiedName) && (only == nil || t.name == only || t.physicalName == only) {
-                plan.steps.append(tableStep(t))
+                try body(tableStep(t))
             }
         }
         for m in migrations where only == nil || m.name == only {
-            plan.steps += migrationSteps(m)
+            for step in migrationSteps(m) { try body(step) }
         }
         if migrationOnly == nil {
             for v in views where !bridges.contains(v.name) && (only == nil || only == v.name) {
-                plan.steps.append(viewStep(v))
+                try body(viewStep(v))
             }
         }
         if !inputs.capabilities.atomicDatabase && migrations.contains(where: { $0.cutover == .swap }) {
-            plan.warnings.append("this server has no EXCHANGE TABLES: swap cut-over uses rename with a short catch-up")
+            return ["this server has no EXCHANGE TABLES: swap cut-over uses rename with a short catch-up"]
         }
-        return plan
+        return []
     }
 
     /// A declared table: create it, or nothing when it exists as declared, or
     /// blocked drift when it exists otherwise (mbg never recreates a table).
     func tableStep(_ t: TableDef) -> PlanStep {
         guard let live = inputs.catalog.table(t.physicalName, database: t.database) else {
+            if t.cluster != nil || t.distributedBy != nil || t.isReplicated { return clusteredTableStep(t) }
             return PlanStep(.createTable, target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
         }
-        let drift = catalogTableDiff(declared: t, live: live.definition)
+        var drift = catalogTableDiff(declared: t, live: live.definition)
+        if t.cluster != nil || t.distributedBy != nil || t.isReplicated { drift = clusteredDrift(t, live) }
         if drift.isEmpty {
             return PlanStep(.createTable, target: t.physicalName, summary: "table \(t.physicalName) exists as declared", status: .done)
         }
@@ -137,7 +149,7 @@ public struct Planner: Sendable {
     /// What `apply` (and later `cutover`, `finish`) would do for one migration,
     /// with SQL, strategy and reasons; steps already true on the server are
     /// marked done. Times and part lists decided at run time appear as placeholders.
-    public func migrationSteps(_ m: MigrationDef) -> [PlanStep] {
+    package func migrationSteps(_ m: MigrationDef) -> [PlanStep] {
         let database = inputs.database
         let capabilities = inputs.capabilities
         let timing = inputs.timing
@@ -153,11 +165,11 @@ public struct Planner: Sendable {
         steps.append(PlanStep(
             .stateTable, target: StateTableSQL.tableName,
             summary: "create the state table \(stateTable) (phases, slice progress, lock)",
-            sql: [StateTableSQL.create(stateTable)], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
+            sql: [StateTableSQL.create(stateTable, cluster: s.cluster, database: database)], status: status(inputs.exists(StateTableSQL.tableName, in: database)),
             notes: ["append-only rows read with argMax(value, seq): no UPDATE/DELETE, works on 18.16"]))
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
-                              sql: [s.createNewTable()], status: status(inputs.exists(s.newName, in: db)))
+                              sql: s.createNewTables(), status: status(inputs.exists(s.newName, in: db)))
         if !inputs.exists(s.oldName, in: m.from.database ?? database) {
             create.status = .blocked
             create.notes.append("the old table \(s.old) does not exist")
@@ -211,19 +223,27 @@ public struct Planner: Sendable {
             let template = sliceSQL(0, "<partition>").map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
             backfill.repeated = PlanStep.Repetition(sql: before + template + after, partitions: shown)
         }
-        steps.append(backfill)
+        if s.cluster != nil {
+            steps += clusterBackfillSteps(m, s, backfill, strategy: strategy)
+        } else {
+            steps.append(backfill)
+        }
 
         let vFilter = strategy == .cutoff ? "\(quoteIdentifier(m.cutoffColumn ?? "")) < toDateTime(\(t))" : nil
         steps.append(PlanStep(.verify, target: m.name, summary: "verify \(s.new) against \(s.old) per partition",
                               sql: [s.verifyQuery(s.old, image: true, filter: vFilter), s.verifyQuery(s.new, image: false, filter: vFilter)],
                               status: status(phase >= .verified),
                               notes: ["a mismatch stops the migration before cut-over and names the partitions"]))
+        if s.cluster != nil { clusterVerifySteps(m, s, &steps, cutoff: t, done: phase >= .verified) }
 
         var cut = PlanStep(.cutover, target: m.name, summary: "cut over (\(m.cutover.rawValue)) — postponed until `cutover`",
                            status: status(phase >= .cutOver))
         switch m.cutover {
+        case .swap where s.cluster != nil:
+            cut.status = .blocked
+            cut.notes.append(MigrationSQL.swapOnClusterRefusal)
         case .versioned:
-            cut.notes.append("nothing is renamed: consumers move to \(s.new); the bridge forwards rows still written to \(s.old) until finish")
+            cut.notes.append("nothing is renamed: consumers move to \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where m.transform != nil:
             cut.status = .blocked
             cut.notes.append("swap needs the bridge to run backwards after the switch; a transform cannot: use versioned")
@@ -235,11 +255,49 @@ public struct Planner: Sendable {
                        "INSERT INTO \(s.old) (…) SELECT … FROM \(s.new) WHERE _part IN (<parts written between the bridge drop and the rename>)"]
             cut.notes.append("ClickHouse \(capabilities.version) has no EXCHANGE TABLES and a view left on the name breaks inserts after RENAME: the bridge is dropped first and rows written meanwhile are caught up; inserts at the instant of the rename may fail and need a retry")
         }
+        let carried = state.decode([DependentView].self, MigrationState.carriedViewsKey) ?? []
+        let carry = s.viewCarry(inputs.catalog)
+        if !carry.isEmpty && phase < .cutOver {
+            cut.notes.append("views reading \(s.old): " + carry.views.map { v in
+                v.kind == .materialized ? "\(v.name) (materialized, to \(v.target ?? "?"))" : "\(v.name) (view)"
+            }.joined(separator: ", "))
+            if let refusal = carry.refusal {
+                cut.status = .blocked
+                cut.notes.append(refusal)
+            } else if m.cutover == .versioned {
+                let tv = inputs.now + timing.cutoffMarginSeconds
+                cut.sql += s.carryViews(carry, cutoff: tv)
+                if let col = carry.timeColumn {
+                    cut.notes.append("each materialized view gets a copy on \(s.new) taking \(col) >= T and is itself narrowed to \(col) < T (T = now + \(timing.cutoffMarginSeconds) s, chosen at cut-over, which returns after T): a row written to either version reaches the view's target once. Rows written directly to \(s.new) must have \(col) >= T: move writers after cut-over returns")
+                }
+                if carry.views.contains(where: { $0.kind == .plain }) {
+                    cut.notes.append("plain views are re-pointed to \(s.new)")
+                }
+            }
+        }
         steps.append(cut)
 
         let oldData = m.cutover == .swap ? s.new : s.old
-        steps.append(PlanStep(.finish, target: m.name, summary: "finish — postponed until `finish`: drop the bridge, then the old data \(oldData)",
-                              sql: [s.drop(s.bridge, isView: true), s.drop(oldData)], status: status(phase >= .finished)))
+        var finishSQL = s.cluster == nil ? [s.drop(s.bridge, isView: true)] : [s.dropEverywhere(s.bridge, isView: true)]
+        var finishNotes: [String] = []
+        // The originals cut-over narrowed (or will narrow) go with the bridge.
+        let narrowed = phase >= .cutOver ? carried : carry.refusal == nil ? carry.materialized : []
+        finishSQL += narrowed.map { s.drop($0.qualifiedName, isView: true) }
+        if !narrowed.isEmpty {
+            finishNotes.append("the narrowed original view(s) \(narrowed.map(\.name).joined(separator: ", ")) are dropped: their copies on \(s.new) carry on")
+        }
+        finishSQL += s.cluster == nil ? [s.drop(oldData)] : s.dropVersion(old: true)
+        var finish = PlanStep(.finish, target: m.name, summary: "finish — postponed until `finish`: drop the bridge, then the old data \(oldData)",
+                              sql: finishSQL, status: status(phase >= .finished), notes: finishNotes)
+        // Views that will still read the old data when finish runs.
+        let still = phase >= .cutOver
+            ? inputs.catalog.views(reading: m.cutover == .swap ? s.newName : s.oldName, database: m.from.database ?? database,
+                                   except: Set(["\(db).\(m.bridge)"] + narrowed.map { "\($0.database).\($0.name)" }))
+            : carry.refusal == nil ? [] : carry.views
+        if !still.isEmpty && finish.status != .done {
+            finish.notes.append("\(oldData) is still read by \(still.map(\.name).joined(separator: ", ")): finish refuses to drop it; drop or move the view(s) first, or `finish \(m.name) keep`")
+        }
+        steps.append(finish)
         for i in steps.indices { steps[i].migration = m.name }
         return steps
     }

@@ -1,25 +1,28 @@
 /// The SQL of a migration's steps, built from the declaration alone (no server
 /// access), so `plan` and `apply` print and send the same text.
-public struct MigrationSQL: Sendable {
-    public let migration: MigrationDef
-    public let database: String
-    public let capabilities: Capabilities
+package struct MigrationSQL: Sendable {
+    package let migration: MigrationDef
+    package let database: String
+    package let capabilities: Capabilities
     /// Columns of the old table (from the declaration or the catalog).
-    public let oldColumns: [ColumnDef]
+    package let oldColumns: [ColumnDef]
 
     // Computed once: plans of big scripts build thousands of statements from these.
     let db: String
-    public let oldName: String
-    public let newName: String
-    public let old: String
-    public let new: String
-    public let bridge: String
+    package let oldName: String
+    package let newName: String
+    package let old: String
+    package let new: String
+    package let bridge: String
+    /// The cluster every DDL of the migration runs ON (stage tables excepted:
+    /// a stage is one node's scratch space).
+    package let cluster: String?
     /// New-table columns the copy fills: all of them with a transform, else the
     /// ones the old table also has (the rest take their defaults).
-    public let copiedColumns: [ColumnDef]
+    package let copiedColumns: [ColumnDef]
     let columnList: String
     /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order.
-    public let rowHash: String
+    package let rowHash: String
     /// The SELECT list turning old rows into new ones (with CASTs where types differ).
     private let imageColumns: String
     /// `CAST(expr AS T) AS c` for the new table's stored columns the copy does not
@@ -28,15 +31,18 @@ public struct MigrationSQL: Sendable {
     /// Columns a catch-up back into the old table fills: insertable there, stored in the new one.
     let reverseColumnList: String
 
-    public init(_ m: MigrationDef, database: String, capabilities: Capabilities, oldColumns: [ColumnDef]? = nil) {
+    package init(_ m: MigrationDef, database: String, capabilities: Capabilities, oldColumns: [ColumnDef]? = nil) {
         migration = m
         self.database = database
         self.capabilities = capabilities
         let oldColumns = oldColumns ?? m.from.columns
         self.oldColumns = oldColumns
         db = m.to.database ?? database
-        oldName = m.from.physicalName
-        newName = m.to.physicalName
+        // Behind a Distributed table the rows live in `<name>_local`: bridge,
+        // backfill and verification work local to local.
+        oldName = m.from.dataName
+        newName = m.to.dataName
+        cluster = m.to.cluster ?? m.from.cluster
         old = qualified(m.from.database ?? database, oldName)
         new = qualified(db, newName)
         bridge = qualified(db, m.bridge)
@@ -68,12 +74,12 @@ public struct MigrationSQL: Sendable {
     }
 
     var stagePrefix: String { "_mbg_stage_\(newName)_" }
-    public func stageName(_ index: Int) -> String { stagePrefix + String(index) }
-    public func stage(_ index: Int) -> String { qualified(db, stageName(index)) }
+    package func stageName(_ index: Int) -> String { stagePrefix + String(index) }
+    package func stage(_ index: Int) -> String { qualified(db, stageName(index)) }
 
     /// The old rows as the new table will hold them, restricted by `filter`
     /// (virtual columns such as `_part` allowed). `source` defaults to the old table.
-    public func image(filter: String?, source: String? = nil) -> String {
+    package func image(filter: String?, source: String? = nil) -> String {
         let src = source ?? old
         if let transform = migration.transform, source == nil {
             let sub = "(SELECT * FROM \(src)\(filter.map { " WHERE " + $0 } ?? ""))"
@@ -92,20 +98,32 @@ public struct MigrationSQL: Sendable {
         return text
     }
 
-    public func createNewTable() -> String {
+    /// The new version: its data table, and on a cluster with `distributed`
+    /// the Distributed table in front of it.
+    package func createNewTables() -> [String] {
         var t = migration.to
         t.database = db
-        return createTableSQL(t)
+        if t.cluster == nil && t.distributedBy == nil && !t.isReplicated { return [createTableSQL(t)] }
+        return createTableStatements(t, database: db, capabilities: capabilities)
+    }
+
+    /// The old version's Distributed table, dropped by finish after its data table.
+    package var oldDistributed: String? {
+        migration.from.distributedBy == nil ? nil : qualified(migration.from.database ?? database, migration.from.physicalName)
+    }
+    /// The new version's Distributed table, dropped by rollback.
+    package var newDistributed: String? {
+        migration.to.distributedBy == nil ? nil : qualified(db, migration.to.physicalName)
     }
 
     /// The shape a server is expected to accept; `apply` proves it on empty
     /// copies first and falls back to the other one.
-    public var defaultBridgeShape: BridgeShape { capabilities.modernSQL ? .copiedOnly : .computedToo }
+    package var defaultBridgeShape: BridgeShape { capabilities.modernSQL ? .copiedOnly : .computedToo }
 
     /// The bridge never uses POPULATE: rows that existed before it come from the backfill.
-    public func createBridge(cutoff: Int?, shape: BridgeShape? = nil) -> String {
+    package func createBridge(cutoff: Int?, shape: BridgeShape? = nil) -> String {
         let filter = cutoff.map { "\(quoteIdentifier(migration.cutoffColumn ?? "")) >= toDateTime(\($0))" }
-        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge) TO \(new) AS \(bridgeSelect(filter: filter, source: nil, shape: shape ?? defaultBridgeShape))"
+        return "CREATE MATERIALIZED VIEW IF NOT EXISTS \(bridge)\(onCluster(cluster)) TO \(new) AS \(bridgeSelect(filter: filter, source: nil, shape: shape ?? defaultBridgeShape))"
     }
 
     func bridgeSelect(filter: String?, source: String?, shape: BridgeShape) -> String {
@@ -127,27 +145,29 @@ public struct MigrationSQL: Sendable {
 
     func probeName(_ role: String) -> String { qualified(db, "_mbg_probe_\(role)_\(newName)") }
     /// A Null-engine copy of the old table: inserts into it reach its views, store nothing.
-    public var probeSource: String { probeName("src") }
-    public var probeTarget: String { probeName("dst") }
-    public var probeBridge: String { probeName("mv") }
+    package var probeSource: String { probeName("src") }
+    package var probeTarget: String { probeName("dst") }
+    package var probeBridge: String { probeName("mv") }
 
-    public func createProbeSource() -> String { "CREATE TABLE \(probeSource) AS \(old) ENGINE = Null" }
+    package func createProbeSource() -> String { "CREATE TABLE \(probeSource) AS \(old) ENGINE = Null" }
     /// Same engine as the new table: its write path is what rejects a bad block.
-    public func createProbeTarget() -> String { "CREATE TABLE \(probeTarget) AS \(new)" }
-    public func createProbeBridge(shape: BridgeShape) -> String {
+    package func createProbeTarget() -> String {
+        migration.to.isReplicated ? localCopyOfNew(named: "_mbg_probe_dst_\(newName)") : "CREATE TABLE \(probeTarget) AS \(new)"
+    }
+    package func createProbeBridge(shape: BridgeShape) -> String {
         "CREATE MATERIALIZED VIEW \(probeBridge) TO \(probeTarget) AS \(bridgeSelect(filter: nil, source: probeSource, shape: shape))"
     }
     /// One row of defaults (an aggregate over no rows gives one row), as a
     /// writer naming a single column would send it.
-    public var probeInsert: String {
+    package var probeInsert: String {
         let c = quoteIdentifier(oldColumns.first(where: \.isCopied)?.name ?? copiedColumns.first?.name ?? "")
         return "INSERT INTO \(probeSource) (\(c)) SELECT any(\(c)) FROM \(old) WHERE 0"
     }
-    public var probeCount: String { "SELECT count() FROM \(probeTarget)" }
-    public var dropProbe: [String] { [drop(probeBridge, isView: true), drop(probeTarget), drop(probeSource)] }
+    package var probeCount: String { "SELECT count() FROM \(probeTarget)" }
+    package var dropProbe: [String] { [drop(probeBridge, isView: true), drop(probeTarget), drop(probeSource)] }
 
     /// Rows the backfill copies, for one strategy and slice.
-    public func sliceFilter(strategy: BackfillStrategy, cutoff: Int?, parts: [String]?, slice: Slice?) -> String {
+    package func sliceFilter(strategy: BackfillStrategy, cutoff: Int?, parts: [String]?, slice: Slice?) -> String {
         var f: [String] = []
         if let slice { f.append("_partition_id = \(quoteString(slice.partition))") }
         switch strategy {
@@ -159,25 +179,38 @@ public struct MigrationSQL: Sendable {
         return f.joined(separator: " AND ")
     }
 
-    public func createStage(_ index: Int) -> String { "CREATE TABLE \(stage(index)) AS \(new)" }
+    package func createStage(_ index: Int) -> String {
+        guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
+        return localCopyOfNew(named: stageName(index))
+    }
 
-    public func fillStage(_ index: Int, filter: String) -> String {
+    /// The new table's layout on this node only, without replication: `AS new`
+    /// would copy the ZooKeeper path and join the new version's replicas.
+    func localCopyOfNew(named name: String) -> String {
+        var t = migration.to
+        t.database = db
+        t.engine = unreplicatedEngine(t.engine)
+        (t.cluster, t.distributedBy) = (nil, nil)
+        return createTableSQL(t, ifNotExists: false, name: name)
+    }
+
+    package func fillStage(_ index: Int, filter: String) -> String {
         "INSERT INTO \(stage(index)) (\(columnList)) \(image(filter: filter))"
     }
 
     /// count and order-free checksum (sum of row hashes; XOR would cancel duplicated pairs).
-    public func checksum(of select: String) -> String {
+    package func checksum(of select: String) -> String {
         "SELECT count(), toString(sum(\(rowHash))) FROM (\(select))"
     }
-    public func countTable(_ table: String) -> String { "SELECT count() FROM \(table)" }
-    public func checksumTable(_ table: String, where filter: String? = nil) -> String {
+    package func countTable(_ table: String) -> String { "SELECT count() FROM \(table)" }
+    package func checksumTable(_ table: String, where filter: String? = nil) -> String {
         "SELECT count(), toString(sum(\(rowHash))) FROM \(table)\(filter.map { " WHERE " + $0 } ?? "")"
     }
 
     /// Stage to new, additively: the bridge may be writing into the same partition.
     /// MOVE PARTITION TO TABLE (19.x+) is atomic and empties the stage partition;
     /// 18.16 lacks it, so ATTACH PARTITION FROM (hard links, adds parts) then DROP.
-    public func moveStage(_ index: Int, partition: String) -> [String] {
+    package func moveStage(_ index: Int, partition: String) -> [String] {
         if capabilities.modernSQL {
             return ["ALTER TABLE \(stage(index)) MOVE PARTITION ID \(quoteString(partition)) TO TABLE \(new)"]
         }
@@ -190,24 +223,24 @@ public struct MigrationSQL: Sendable {
     // MARK: - Reads and catch-ups the runner composes
 
     /// Rows per partition of the old table that `filter` selects.
-    public func partitionCounts(filter: String) -> String {
+    package func partitionCounts(filter: String) -> String {
         "SELECT _partition_id, count() FROM \(old) WHERE \(filter) GROUP BY _partition_id ORDER BY _partition_id"
     }
 
     /// How many rows of `part` (of `source`, default the old table) are in `target`.
-    public func reachedCount(part: String, source: String?, target: String) -> String {
+    package func reachedCount(part: String, source: String?, target: String) -> String {
         let image = self.image(filter: "_part = \(quoteString(part))", source: source)
         return "SELECT count() FROM \(target) WHERE \(rowHash) IN (SELECT \(rowHash) FROM (\(image)))"
     }
 
-    public func stagePartitionCount(_ index: Int, partition: String) -> String {
+    package func stagePartitionCount(_ index: Int, partition: String) -> String {
         "SELECT count() FROM \(stage(index)) WHERE _partition_id = \(quoteString(partition))"
     }
     /// Rows of a stage partition already in the new table (an interrupted 18.x move).
-    public func stagePartitionReached(_ index: Int, partition: String) -> String {
+    package func stagePartitionReached(_ index: Int, partition: String) -> String {
         "SELECT count() FROM \(new) WHERE \(rowHash) IN (SELECT \(rowHash) FROM \(stage(index)) WHERE _partition_id = \(quoteString(partition)))"
     }
-    public func dropStagePartition(_ index: Int, partition: String) -> String {
+    package func dropStagePartition(_ index: Int, partition: String) -> String {
         "ALTER TABLE \(stage(index)) DROP PARTITION ID \(quoteString(partition))"
     }
 
@@ -215,45 +248,58 @@ public struct MigrationSQL: Sendable {
 
     /// After a swap (the old name holds the new layout): copies `parts` of the
     /// old data (now under the new version's name) into it.
-    public func catchUpForward(parts: [String]) -> String {
+    package func catchUpForward(parts: [String]) -> String {
         "INSERT INTO \(old) (\(columnList)) " + image(filter: partFilter(parts), source: new)
     }
 
     /// After switching back (the new layout under the new version's name again):
     /// copies `parts` of it into the old data.
-    public func catchUpBack(parts: [String]) -> String {
+    package func catchUpBack(parts: [String]) -> String {
         "INSERT INTO \(old) (\(reverseColumnList)) SELECT \(reverseColumnList) FROM \(new) WHERE \(partFilter(parts))"
     }
 
     /// count and checksum of each of `parts` of `table`, to find twins.
-    public func partChecksums(_ table: String, parts: [String]) -> String {
+    package func partChecksums(_ table: String, parts: [String]) -> String {
         "SELECT _part, count(), toString(sum(\(rowHash))) FROM \(table) WHERE \(partFilter(parts)) GROUP BY _part ORDER BY _part"
     }
-    public func dropPart(_ table: String, part: String) -> String { "ALTER TABLE \(table) DROP PART \(quoteString(part))" }
+    package func dropPart(_ table: String, part: String) -> String { "ALTER TABLE \(table) DROP PART \(quoteString(part))" }
 
-    public func drop(_ table: String, isView: Bool = false) -> String {
+    package func drop(_ table: String, isView: Bool = false) -> String {
         let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
         return "DROP \(kind) IF EXISTS \(table)\(capabilities.atomicDatabase ? " SYNC" : "")"
     }
 
-    public func stopMerges(_ table: String) -> String { "SYSTEM STOP MERGES \(table)" }
-    public func startMerges(_ table: String) -> String { Self.startMerges(table) }
+    /// A drop of what the migration created or replaces: ON CLUSTER on a cluster.
+    package func dropEverywhere(_ table: String, isView: Bool = false) -> String {
+        guard cluster != nil else { return drop(table, isView: isView) }
+        let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
+        return "DROP \(kind) IF EXISTS \(table)\(onCluster(cluster))\(capabilities.atomicDatabase ? " SYNC" : "")"
+    }
+
+    /// Drops of a version (its Distributed table first, then its data).
+    package func dropVersion(old: Bool) -> [String] {
+        let distributed = old ? oldDistributed : newDistributed
+        return (distributed.map { [dropEverywhere($0)] } ?? []) + [dropEverywhere(old ? self.old : new)]
+    }
+
+    package func stopMerges(_ table: String) -> String { "SYSTEM STOP MERGES \(table)" }
+    package func startMerges(_ table: String) -> String { Self.startMerges(table) }
     static func startMerges(_ table: String) -> String { "SYSTEM START MERGES \(table)" }
 
     /// Exact swap on Atomic databases: the bridge stays bound to the old name and
     /// from then on copies new inserts into the old data (lossless rollback).
-    public var exchange: String { "EXCHANGE TABLES \(old) AND \(new)" }
+    package var exchange: String { "EXCHANGE TABLES \(old) AND \(new)" }
 
     /// 18.x swap: one multi-table RENAME (with the bridge dropped first, because a
     /// view left on the name breaks every insert on 18.16).
-    public var renameSwap: String {
+    package var renameSwap: String {
         let tmp = qualified(db, "_mbg_swap_\(newName)")
         return "RENAME TABLE \(old) TO \(tmp), \(new) TO \(old), \(tmp) TO \(new)"
     }
 
     /// Partition label used when comparing old and new: the old partition key,
     /// evaluated on both sides (so it also works when the new layout repartitions).
-    public var partitionLabel: String {
+    package var partitionLabel: String {
         if migration.transform != nil { return "'all'" }
         guard let p = migration.from.partitionBy, !p.isEmpty, p != "tuple()" else { return "'all'" }
         return "toString(\(p))"
@@ -261,7 +307,7 @@ public struct MigrationSQL: Sendable {
 
     /// Rows and checksum per old partition of `table`, or of the old rows as
     /// the new table holds them (`image`).
-    public func verifyQuery(_ table: String, image: Bool, filter: String?) -> String {
+    package func verifyQuery(_ table: String, image: Bool, filter: String?) -> String {
         let label = partitionLabel
         if image {
             return "SELECT \(label) AS p, count(), toString(sum(\(rowHash))) FROM (\(self.image(filter: filter))) GROUP BY p ORDER BY p"
@@ -272,11 +318,11 @@ public struct MigrationSQL: Sendable {
 
 /// Backfill slices copied at once when a migration does not say (`parallel N`):
 /// one slice fills while another is recorded and moved.
-public let defaultBackfillParallel = 2
+package let defaultBackfillParallel = 2
 
 /// How the bridge's SELECT fills the new table's stored columns that the copy
 /// does not (MATERIALIZED ones, DEFAULT ones the old table lacks).
-public enum BridgeShape: String, Sendable, Codable {
+package enum BridgeShape: String, Sendable, Codable {
     /// Only the copied columns: the target computes the rest. Current servers
     /// refuse a view whose SELECT outputs a MATERIALIZED column of its target.
     case copiedOnly = "copied_only"

@@ -83,35 +83,83 @@ public struct Plan: Sendable, Hashable, Codable {
     /// `render()` as UTF-8, built as bytes: large plans (100k-line scripts)
     /// print megabytes of SQL, and writing the bytes skips a decode and re-encode.
     public func renderedBytes(verbose: Bool = false) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(steps.reduce(0) { $0 + $1.sql.reduce(64) { $0 + $1.utf8.count + 16 } })
-        func line(_ text: String) {
-            if !out.isEmpty { out.append(UInt8(ascii: "\n")) }
-            out.append(contentsOf: text.utf8)
-        }
-        let indent = Array("     ".utf8)
-        if steps.isEmpty { line("nothing to do") }
-        for (i, step) in steps.enumerated() {
-            let (mark, state) =
-                switch step.status {
-                case .pending: ("+", "")
-                case .done: ("=", " (done, skipped)")
-                case .blocked: ("!", " (blocked)")
-                }
-            line("\(mark) \(i + 1). \(step.summary)\(state)")
-            for note in step.notes { line("     note: \(note)") }
-            if step.status != .done {
-                if let r = step.repeated, !verbose {
-                    for sql in r.sql { appendIndented(sql, to: &out, indent: indent) }
-                    let shown = r.partitions.count <= 6 ? r.partitions.joined(separator: " ") : "\(r.partitions[0]) … \(r.partitions[r.partitions.count - 1])"
-                    line("     … × \(r.partitions.count) partitions: \(shown) (every statement: plan --verbose or --json)")
-                } else {
-                    for sql in step.sql { appendIndented(sql, to: &out, indent: indent) }
-                }
+        var renderer = PlanRenderer(verbose: verbose)
+        renderer.out.reserveCapacity(steps.reduce(0) { $0 + $1.sql.reduce(64) { $0 + $1.utf8.count + 16 } })
+        for step in steps { renderer.append(step) }
+        renderer.finish(warnings: warnings)
+        return renderer.out
+    }
+}
+
+/// Renders a plan step by step, so a big plan can be written out as it is made
+/// (`mbg plan` streams it) instead of being held whole.
+package struct PlanRenderer {
+    package var out: [UInt8] = []
+    let verbose: Bool
+    private(set) var count = 0
+    private var wroteAnything = false
+    private let indent = Array("     ".utf8)
+
+    package init(verbose: Bool) { self.verbose = verbose }
+
+    private mutating func line(_ text: String) {
+        if wroteAnything { out.append(UInt8(ascii: "\n")) }
+        wroteAnything = true
+        out.append(contentsOf: text.utf8)
+    }
+
+    package mutating func append(_ step: PlanStep) {
+        count += 1
+        let (mark, state) =
+            switch step.status {
+            case .pending: ("+", "")
+            case .done: ("=", " (done, skipped)")
+            case .blocked: ("!", " (blocked)")
             }
+        line("\(mark) \(count). \(step.summary)\(state)")
+        for note in step.notes { line("     note: \(note)") }
+        guard step.status != .done else { return }
+        if let r = step.repeated, !verbose {
+            for sql in r.sql { appendIndented(sql) }
+            let shown = r.partitions.count <= 6 ? r.partitions.joined(separator: " ") : "\(r.partitions[0]) … \(r.partitions[r.partitions.count - 1])"
+            line("     … × \(r.partitions.count) partitions: \(shown) (every statement: plan --verbose or --json)")
+        } else {
+            for sql in step.sql { appendIndented(sql) }
         }
+    }
+
+    package mutating func finish(warnings: [String]) {
+        if count == 0 { line("nothing to do") }
         for w in warnings { line("warning: \(w)") }
+    }
+
+    /// Takes what was rendered so far (to write it out).
+    package mutating func take() -> [UInt8] {
+        defer { out.removeAll(keepingCapacity: true) }
         return out
+    }
+
+    /// Appends each line of `text` as a new line starting with the indent.
+    /// Whole lines at a time (memchr): per-byte appends dominated big plans.
+    private mutating func appendIndented(_ text: String) {
+        wroteAnything = true
+        var text = text
+        let indent = self.indent
+        text.withUTF8 { (bytes: UnsafeBufferPointer<UInt8>) -> Void in
+            var start = 0
+            repeat {
+                var end = bytes.count
+                if let base = bytes.baseAddress, start < bytes.count,
+                    let hit = memchr(base + start, 0x0A, bytes.count - start)
+                {
+                    end = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                }
+                out.append(UInt8(ascii: "\n"))
+                out.append(contentsOf: indent)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+                start = end + 1
+            } while start <= bytes.count
+        }
     }
 }
 
@@ -133,26 +181,5 @@ public final class CollectingReporter: ProgressReporter, @unchecked Sendable {
     public func warning(_ line: String) { lock.with { lines.append("warning: " + line) } }
     public func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double) {
         lock.with { lines.append("\(label): \(done)/\(total)") }
-    }
-}
-
-/// Appends each line of `text` to `out` as a new line starting with `indent`.
-/// Whole lines at a time (memchr): per-byte appends dominated big plans.
-private func appendIndented(_ text: String, to out: inout [UInt8], indent: [UInt8]) {
-    var text = text
-    text.withUTF8 { (bytes: UnsafeBufferPointer<UInt8>) -> Void in
-        var start = 0
-        repeat {
-            var end = bytes.count
-            if let base = bytes.baseAddress, start < bytes.count,
-                let hit = memchr(base + start, 0x0A, bytes.count - start)
-            {
-                end = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
-            }
-            out.append(UInt8(ascii: "\n"))
-            out.append(contentsOf: indent)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
-            start = end + 1
-        } while start <= bytes.count
     }
 }

@@ -4,9 +4,18 @@ enum StateTableSQL {
 
     /// ReplacingMergeTree so old versions of a key eventually merge away; no
     /// feature 18.16 lacks. Reads never rely on merges having happened.
-    static func create(_ table: String) -> String {
-        """
-        CREATE TABLE IF NOT EXISTS \(table)
+    /// On a cluster (`cluster` set): created ON CLUSTER, every node a replica
+    /// of one replication group (no `{shard}` in the path), so every node
+    /// sees one state.
+    static func create(_ table: String, cluster: String? = nil, database: String = "") -> String {
+        let engine: String
+        if cluster == nil {
+            engine = "ReplacingMergeTree(seq)"
+        } else {
+            engine = "ReplicatedReplacingMergeTree('/clickhouse/mbg/\(database.isEmpty ? "<database>" : database)/\(tableName)', '{shard}-{replica}', seq)"
+        }
+        return """
+        CREATE TABLE IF NOT EXISTS \(table)\(onCluster(cluster))
         (
             migration String,
             key String,
@@ -15,7 +24,7 @@ enum StateTableSQL {
             at DateTime DEFAULT now(),
             seq UInt64
         )
-        ENGINE = ReplacingMergeTree(seq)
+        ENGINE = \(engine)
         ORDER BY (migration, key)
         """
     }

@@ -1,40 +1,40 @@
 /// The syntax tree. Every node carries its source range.
 
-public struct Name: Sendable, Hashable {
-    public var text: String
-    public var range: SourceRange
+package struct Name: Sendable, Hashable {
+    package var text: String
+    package var range: SourceRange
 }
 
 /// `events` or `events v0.1`.
-public struct TableRefSyntax: Sendable, Hashable {
-    public var name: Name
-    public var version: Version?
-    public var range: SourceRange
+package struct TableRefSyntax: Sendable, Hashable {
+    package var name: Name
+    package var version: Version?
+    package var range: SourceRange
 }
 
 /// An item of `order_by`/`primary_key`/`partition_by`: a column name or SQL text.
-public enum KeyItem: Sendable, Hashable {
+package enum KeyItem: Sendable, Hashable {
     case column(Name)
     case sql(Expr)
 }
 
-public struct ColumnSyntax: Sendable, Hashable {
-    public var name: Name
+package struct ColumnSyntax: Sendable, Hashable {
+    package var name: Name
     /// ClickHouse type text exactly as written.
-    public var type: String
-    public var typeRange: SourceRange
-    public var isKey: Bool
+    package var type: String
+    package var typeRange: SourceRange
+    package var isKey: Bool
     /// The expression of DEFAULT, MATERIALIZED, ALIAS or EPHEMERAL (see `valueKind`).
-    public var defaultSQL: Expr?
-    public var codec: Expr?
-    public var range: SourceRange
+    package var defaultSQL: Expr?
+    package var codec: Expr?
+    package var range: SourceRange
     /// Which modifier gave `defaultSQL`; `.ephemeral` may come without one.
-    public var valueKind: ColumnKind = .ordinary
-    public var comment: Expr? = nil
-    public var ttl: Expr? = nil
+    package var valueKind: ColumnKind = .ordinary
+    package var comment: Expr? = nil
+    package var ttl: Expr? = nil
 }
 
-public enum TableClause: Sendable, Hashable {
+package enum TableClause: Sendable, Hashable {
     case orderBy([KeyItem])
     case primaryKey([KeyItem])
     case partitionBy(KeyItem)
@@ -52,49 +52,51 @@ public enum TableClause: Sendable, Hashable {
     case projection(name: Name, query: Expr?)
     /// `comment "text"`; nil for `comment none`.
     case comment(Expr?)
+    /// `distributed [by "expr"]`: nil shards by `rand()`.
+    case distributed(Expr?)
 
-    public static func == (a: TableClause, b: TableClause) -> Bool {
+    package static func == (a: TableClause, b: TableClause) -> Bool {
         String(describing: a) == String(describing: b)
     }
-    public func hash(into h: inout Hasher) { h.combine(String(describing: self)) }
+    package func hash(into h: inout Hasher) { h.combine(String(describing: self)) }
 }
 
-public enum EngineSyntax: Sendable, Hashable {
+package enum EngineSyntax: Sendable, Hashable {
     case text(String)
     case sql(Expr)
 }
 
 /// The body of an `index` clause.
-public struct IndexSyntax: Sendable, Hashable {
-    public var expression: KeyItem
+package struct IndexSyntax: Sendable, Hashable {
+    package var expression: KeyItem
     /// `minmax`, `bloom_filter(0.01)` as written, or SQL in quotes.
-    public var type: EngineSyntax
-    public var granularity: Int?
+    package var type: EngineSyntax
+    package var granularity: Int?
 }
 
-public struct TableDecl: Sendable, Hashable {
-    public var name: Name
-    public var version: Version?
-    public var versionRange: SourceRange?
+package struct TableDecl: Sendable, Hashable {
+    package var name: Name
+    package var version: Version?
+    package var versionRange: SourceRange?
     /// nil when the declaration has no body (a derived version).
-    public var columns: [ColumnSyntax]?
-    public var clauses: [(clause: TableClause, range: SourceRange)]
-    public var range: SourceRange
+    package var columns: [ColumnSyntax]?
+    package var clauses: [(clause: TableClause, range: SourceRange)]
+    package var range: SourceRange
 
-    public static func == (a: TableDecl, b: TableDecl) -> Bool { a.range == b.range && a.name == b.name }
-    public func hash(into h: inout Hasher) { h.combine(range) }
+    package static func == (a: TableDecl, b: TableDecl) -> Bool { a.range == b.range && a.name == b.name }
+    package func hash(into h: inout Hasher) { h.combine(range) }
 }
 
-public struct ViewDecl: Sendable, Hashable {
-    public var name: Name
-    public var target: TableRefSyntax
-    public var select: Expr
-    public var database: Name?
-    public var cluster: Name?
-    public var range: SourceRange
+package struct ViewDecl: Sendable, Hashable {
+    package var name: Name
+    package var target: TableRefSyntax
+    package var select: Expr
+    package var database: Name?
+    package var cluster: Name?
+    package var range: SourceRange
 }
 
-public enum MigrateOption: Sendable, Hashable {
+package enum MigrateOption: Sendable, Hashable {
     case via(Name)
     case cutoff(column: Name, lateness: Int?)
     case batch(Expr)
@@ -107,32 +109,32 @@ public enum MigrateOption: Sendable, Hashable {
     case name(Name)
 }
 
-public struct MigrateDecl: Sendable, Hashable {
-    public var table: Name
-    public var from: Version?
-    public var to: Version
-    public var toRange: SourceRange
-    public var options: [(option: MigrateOption, range: SourceRange)]
-    public var range: SourceRange
+package struct MigrateDecl: Sendable, Hashable {
+    package var table: Name
+    package var from: Version?
+    package var to: Version
+    package var toRange: SourceRange
+    package var options: [(option: MigrateOption, range: SourceRange)]
+    package var range: SourceRange
 
-    public static func == (a: MigrateDecl, b: MigrateDecl) -> Bool { a.range == b.range }
-    public func hash(into h: inout Hasher) { h.combine(range) }
+    package static func == (a: MigrateDecl, b: MigrateDecl) -> Bool { a.range == b.range }
+    package func hash(into h: inout Hasher) { h.combine(range) }
 }
 
 /// The statements that touch the server.
-public enum ActionKind: String, Sendable, Hashable, CaseIterable {
+package enum ActionKind: String, Sendable, Hashable, CaseIterable {
     case plan, apply, verify, status, cutover, rollback, finish
 }
 
-public struct ActionStmt: Sendable, Hashable {
-    public var kind: ActionKind
-    public var target: Name?
+package struct ActionStmt: Sendable, Hashable {
+    package var kind: ActionKind
+    package var target: Name?
     /// Trailing words: `keep` (finish), `cutover` (apply), `force` (take over a stale lock).
-    public var flags: [Name]
-    public var range: SourceRange
+    package var flags: [Name]
+    package var range: SourceRange
 }
 
-public indirect enum Stmt: Sendable, Hashable {
+package indirect enum Stmt: Sendable, Hashable {
     case table(TableDecl)
     case view(ViewDecl)
     case migrate(MigrateDecl)
@@ -149,7 +151,7 @@ public indirect enum Stmt: Sendable, Hashable {
     case importStmt(path: String, range: SourceRange)
     case expression(Expr)
 
-    public var range: SourceRange {
+    package var range: SourceRange {
         switch self {
         case .table(let d): return d.range
         case .view(let d): return d.range
@@ -164,12 +166,12 @@ public indirect enum Stmt: Sendable, Hashable {
     }
 }
 
-public enum StringSegment: Sendable, Hashable {
+package enum StringSegment: Sendable, Hashable {
     case text(String)
     case expr(Expr)
 }
 
-public indirect enum ExprKind: Sendable, Hashable {
+package indirect enum ExprKind: Sendable, Hashable {
     case integer(Int)
     case decimal(Double)
     case duration(Int)
@@ -193,35 +195,35 @@ public indirect enum ExprKind: Sendable, Hashable {
     case view(ViewDecl)
     case table(TableDecl)
 
-    public static func == (a: ExprKind, b: ExprKind) -> Bool {
+    package static func == (a: ExprKind, b: ExprKind) -> Bool {
         String(describing: a) == String(describing: b)
     }
-    public func hash(into h: inout Hasher) { h.combine(String(describing: self)) }
+    package func hash(into h: inout Hasher) { h.combine(String(describing: self)) }
 }
 
-public struct Expr: Sendable, Hashable {
-    public var kind: ExprKind
-    public var range: SourceRange
-    public init(_ kind: ExprKind, _ range: SourceRange) {
+package struct Expr: Sendable, Hashable {
+    package var kind: ExprKind
+    package var range: SourceRange
+    package init(_ kind: ExprKind, _ range: SourceRange) {
         self.kind = kind
         self.range = range
     }
 }
 
 /// A parsed file.
-public struct Program: Sendable {
-    public var file: SourceFile
-    public var statements: [Stmt]
+package struct Program: Sendable {
+    package var file: SourceFile
+    package var statements: [Stmt]
 }
 
 /// `-x`, `not x`.
-public enum UnaryOperator: String, Sendable, Hashable {
+package enum UnaryOperator: String, Sendable, Hashable {
     case negate = "-"
     case not
 }
 
 /// Infix operators; the raw value is how they are written.
-public enum BinaryOperator: String, Sendable, Hashable, CaseIterable {
+package enum BinaryOperator: String, Sendable, Hashable, CaseIterable {
     case or, and
     case equal = "==", notEqual = "!="
     case less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="

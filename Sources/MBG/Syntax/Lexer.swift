@@ -1,13 +1,15 @@
 /// Turns source text into tokens. Works on UTF-8 bytes; never fails on any input:
 /// malformed text becomes a diagnostic and lexing goes on.
-public struct Lexer {
+package struct Lexer {
     let file: SourceFile
     let bytes: [UInt8]
     var pos: Int
     let end: Int
-    public private(set) var diagnostics: [Diagnostic] = []
+    package private(set) var diagnostics: [Diagnostic] = []
+    /// Ranges of the `#` comments skipped so far (the formatter keeps them; the parser never sees them).
+    package private(set) var comments: [SourceRange] = []
 
-    public init(file: SourceFile, range: SourceRange? = nil) {
+    package init(file: SourceFile, range: SourceRange? = nil) {
         self.file = file
         self.bytes = file.bytes
         self.pos = range?.start ?? 0
@@ -15,7 +17,7 @@ public struct Lexer {
     }
 
     /// Every token up to and including `.eof`.
-    public mutating func tokenize() -> [Token] {
+    package mutating func tokenize() -> [Token] {
         var tokens: [Token] = []
         while true {
             let t = next()
@@ -55,7 +57,9 @@ public struct Lexer {
             } else if b == 32 || b == 9 || b == 13 {
                 pos += 1
             } else if b == 35 {  // '#'
+                let start = pos
                 while pos < end && bytes[pos] != 10 { pos += 1 }
+                comments.append(SourceRange(start, pos))
             } else {
                 break
             }
@@ -63,7 +67,7 @@ public struct Lexer {
         return newline
     }
 
-    public mutating func next() -> Token {
+    package mutating func next() -> Token {
         let newline = skipTrivia()
         let start = pos
         func make(_ kind: TokenKind) -> Token {
@@ -289,7 +293,8 @@ public struct Lexer {
                     }
                     if depth > 0 {
                         error(
-                            "unterminated interpolation", exprStart - 2, pos,
+                            // A backslash just before the end skips one past it.
+                            "unterminated interpolation", exprStart - 2, min(pos, end),
                             hint: "close it with ')'", atEnd: pos >= end)
                         return pieces
                     }

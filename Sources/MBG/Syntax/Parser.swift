@@ -1,11 +1,11 @@
 /// Hand-written recursive descent over the tokens of one file. Each grammar
 /// function opens with its rule. On an error the parser records it, skips to the
 /// next statement and goes on, so one run reports several errors.
-public struct Parser {
+package struct Parser {
     let file: SourceFile
     var tokens: [Token]
     var index = 0
-    public private(set) var diagnostics: [Diagnostic] = []
+    package private(set) var diagnostics: [Diagnostic] = []
     /// Guards against runaway recursion on hostile input (`((((((…`).
     var depth = 0
     static let maxDepth = 200
@@ -18,7 +18,7 @@ public struct Parser {
     ]
     static let clauseWords: Set<String> = [
         "order_by", "primary_key", "partition_by", "engine", "ttl", "settings", "database",
-        "cluster", "sample_by", "index", "projection", "comment",
+        "cluster", "sample_by", "index", "projection", "comment", "distributed",
     ]
     static let migrateWords: Set<String> = [
         "via", "cutoff", "batch", "throttle", "parallel", "transform", "strategy", "cutover", "name",
@@ -29,7 +29,7 @@ public struct Parser {
         "or", "not", "true", "false", "null", "table", "view", "migrate",
     ]
 
-    public init(file: SourceFile, range: SourceRange? = nil) {
+    package init(file: SourceFile, range: SourceRange? = nil) {
         self.file = file
         var lexer = Lexer(file: file, range: range)
         self.tokens = lexer.tokenize()
@@ -37,16 +37,16 @@ public struct Parser {
     }
 
     /// Parses a whole file (or range).
-    public static func parse(_ file: SourceFile) -> (Program, [Diagnostic]) {
+    package static func parse(_ file: SourceFile) -> (Program, [Diagnostic]) {
         var parser = Parser(file: file)
         let statements = parser.parseProgram()
         return (Program(file: file, statements: statements), parser.diagnostics)
     }
 
     /// Whether more input could complete this text (for the REPL's continuation prompt).
-    public enum Completeness: Sendable { case complete, incomplete, invalid }
+    package enum Completeness: Sendable { case complete, incomplete, invalid }
 
-    public static func completeness(of text: String) -> Completeness {
+    package static func completeness(of text: String) -> Completeness {
         let file = SourceFile(name: "<input>", text: text)
         let (_, diagnostics) = parse(file)
         if diagnostics.isEmpty { return .complete }
@@ -549,6 +549,10 @@ public struct Parser {
                 granularity = n
             }
             return .index(name: name, definition: IndexSyntax(expression: expression, type: type, granularity: granularity))
+        case "distributed":
+            // `distributed` alone shards by rand(); `distributed by "expr"` by the expression.
+            guard matchWord("by") else { return .distributed(nil) }
+            return .distributed(try sqlText("a sharding expression in quotes after 'distributed by'"))
         default: throw fail("unknown clause '\(word)'")
         }
     }

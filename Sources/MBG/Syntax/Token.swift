@@ -1,11 +1,11 @@
 /// A piece of a string literal: text, or an interpolated expression `\(…)`.
-public enum StringPiece: Sendable, Hashable {
+package enum StringPiece: Sendable, Hashable {
     case text(String)
     /// The source range of the expression between `\(` and `)`.
     case interpolation(SourceRange)
 }
 
-public enum TokenKind: Sendable, Hashable {
+package enum TokenKind: Sendable, Hashable {
     /// A name; `quoted` when written in backquotes (never a keyword then).
     case identifier(String, quoted: Bool)
     case version(Version)
@@ -20,30 +20,30 @@ public enum TokenKind: Sendable, Hashable {
     case eof
 }
 
-public struct Token: Sendable, Hashable {
-    public var kind: TokenKind
-    public var range: SourceRange
+package struct Token: Sendable, Hashable {
+    package var kind: TokenKind
+    package var range: SourceRange
     /// Whether a newline came between the previous token and this one.
-    public var newlineBefore: Bool
+    package var newlineBefore: Bool
 
     /// The bare word, if the token is an unquoted identifier.
-    public var word: String? {
+    package var word: String? {
         if case .identifier(let w, false) = kind { return w }
         return nil
     }
 
-    public func isPunct(_ p: String) -> Bool {
+    package func isPunct(_ p: String) -> Bool {
         if case .punct(let q) = kind { return p == q }
         return false
     }
 
-    public var isEOF: Bool {
+    package var isEOF: Bool {
         if case .eof = kind { return true }
         return false
     }
 
     /// How the token reads in an error message.
-    public var display: String {
+    package var display: String {
         switch kind {
         case .identifier(let w, let q): return q ? "`\(w)`" : "'\(w)'"
         case .version(let v): return "v\(v)"

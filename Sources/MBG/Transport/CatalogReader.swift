@@ -1,11 +1,11 @@
 import Foundation
 
 /// Why a live catalog could not be read.
-public enum CatalogReadError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum CatalogReadError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingDatabase(String)
     case unexpectedAnswer(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missingDatabase(let db): return "database \(quoteIdentifier(db)) does not exist"
         case .unexpectedAnswer(let what): return "unexpected catalog answer: \(what)"
@@ -16,16 +16,16 @@ public enum CatalogReadError: Error, Equatable, Sendable, CustomStringConvertibl
 /// Reads one database's catalog from a live server into `Catalog`: one query per
 /// system table for the whole database, never one per table. Works with 18.x
 /// servers (no `compression_codec`, no `position`) and current ones.
-public struct CatalogReader: Sendable {
-    public let transport: any Transport
-    public let database: String
+package struct CatalogReader: Sendable {
+    package let transport: any Transport
+    package let database: String
 
-    public init(transport: any Transport, database: String) {
+    package init(transport: any Transport, database: String) {
         self.transport = transport
         self.database = database
     }
 
-    public func read() throws -> Catalog {
+    package func read() throws -> Catalog {
         let db = quoteString(database)
         let version = try transport.run("SELECT version()").scalar ?? ""
         let engineRows = try transport.run("SELECT engine FROM system.databases WHERE name = \(db)")

@@ -3,12 +3,12 @@ import Foundation
 /// ClickHouse's HTTP interface as pure functions: the request for a statement,
 /// and the meaning of an answer. `HTTPTransport` only moves bytes; everything
 /// here can be tested without a network.
-public enum ClickHouseHTTP {
+package enum ClickHouseHTTP {
     /// The format appended to statements that return rows.
-    public static let rowsFormat = "TabSeparatedWithNamesAndTypes"
+    package static let rowsFormat = "TabSeparatedWithNamesAndTypes"
 
     /// How to read a response body.
-    public enum BodyFormat: Sendable, Equatable {
+    package enum BodyFormat: Sendable, Equatable {
         /// Header lines with names and types, then rows.
         case namesAndTypes
         /// A header line with names, then rows.
@@ -20,20 +20,20 @@ public enum ClickHouseHTTP {
     }
 
     /// One HTTP request, before it becomes a `URLRequest`.
-    public struct Request: Sendable, Equatable {
-        public var url: URL
-        public var headers: [String: String]
-        public var body: Data
+    package struct Request: Sendable, Equatable {
+        package var url: URL
+        package var headers: [String: String]
+        package var body: Data
         /// Seconds allowed for the whole answer.
-        public var timeout: Double
-        public var bodyFormat: BodyFormat
+        package var timeout: Double
+        package var bodyFormat: BodyFormat
     }
 
     /// An exception reported by the server.
-    public struct ServerError: Sendable, Equatable {
-        public var code: Int
-        public var name: String?
-        public var message: String
+    package struct ServerError: Sendable, Equatable {
+        package var code: Int
+        package var name: String?
+        package var message: String
     }
 
     // MARK: Requests
@@ -66,7 +66,7 @@ public enum ClickHouseHTTP {
 
     /// The POST for one statement: SQL in the body; database, settings and query id
     /// as URL parameters; user and password in headers, never in the URL.
-    public static func request(for query: Query, options: ConnectionOptions) -> Request {
+    package static func request(for query: Query, options: ConnectionOptions) -> Request {
         let (base, user, password) = endpoint(options)
         var params: [(String, String)] = []
         if let db = options.database, !db.isEmpty { params.append(("database", db)) }
@@ -92,7 +92,7 @@ public enum ClickHouseHTTP {
     }
 
     /// `/ping` under the server URL (credentials removed).
-    public static func pingURL(_ options: ConnectionOptions) -> URL {
+    package static func pingURL(_ options: ConnectionOptions) -> URL {
         var parts = endpoint(options).components
         parts.percentEncodedQuery = nil
         if !parts.path.hasSuffix("/") { parts.path += "/" }
@@ -118,14 +118,14 @@ public enum ClickHouseHTTP {
 
     /// The first keyword of a statement, upper-case, after comments and whitespace;
     /// `(` counts as `SELECT` (a parenthesised query).
-    public static func leadingKeyword(_ sql: String) -> String? {
+    package static func leadingKeyword(_ sql: String) -> String? {
         guard let first = sqlTokens(sql).first else { return nil }
         if first.kind == .symbol && first.text == "(" { return "SELECT" }
         return first.kind == .word ? first.text.uppercased() : nil
     }
 
     /// The format a statement names in its own `FORMAT x` clause, if it has one.
-    public static func formatClause(_ sql: String) -> String? {
+    package static func formatClause(_ sql: String) -> String? {
         let tokens = sqlTokens(sql)
         var k = tokens.count - 1
         while k >= 1 {
@@ -145,7 +145,7 @@ public enum ClickHouseHTTP {
 
     /// The SQL to send and how to read the answer. Statements that return rows get
     /// `FORMAT TabSeparatedWithNamesAndTypes` unless they name a format themselves.
-    public static func prepareSQL(_ sql: String) -> (sql: String, format: BodyFormat) {
+    package static func prepareSQL(_ sql: String) -> (sql: String, format: BodyFormat) {
         guard let keyword = leadingKeyword(sql), rowKeywords.contains(keyword) else {
             return (sql, .rows)
         }
@@ -171,7 +171,7 @@ public enum ClickHouseHTTP {
     // MARK: Answers
 
     /// Rows written, from `X-ClickHouse-Summary` (`{"written_rows":"10",…}`).
-    public static func writtenRows(summaryHeader: String?) -> Int? {
+    package static func writtenRows(summaryHeader: String?) -> Int? {
         guard let summaryHeader, let data = summaryHeader.data(using: .utf8),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let value = object["written_rows"]
@@ -185,7 +185,7 @@ public enum ClickHouseHTTP {
     /// `Code: 62. DB::Exception: … (SYNTAX_ERROR) (version 26.9.2.1)` or
     /// `Code: 62, e.displayText() = DB::Exception: …, e.what() = DB::Exception` (18.x).
     /// The code header, when present, wins over the body.
-    public static func parseServerError(_ text: String, codeHeader: String? = nil) -> ServerError? {
+    package static func parseServerError(_ text: String, codeHeader: String? = nil) -> ServerError? {
         var body = Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
         var code = codeHeader.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         if let range = body.range(of: "Code: ") {
@@ -225,7 +225,7 @@ public enum ClickHouseHTTP {
 
     /// An exception the server wrote at the end of a successful (200) answer, after
     /// some rows: the error and where the good data ends.
-    public static func trailingError(in body: Data) -> (error: ServerError, dataEnd: Int)? {
+    package static func trailingError(in body: Data) -> (error: ServerError, dataEnd: Int)? {
         let window = 64 * 1024
         let tailStart = max(0, body.count - window)
         let bytes = [UInt8](body[(body.startIndex + tailStart)...])
@@ -294,7 +294,7 @@ public enum ClickHouseHTTP {
     ]
 
     /// Decodes a body in the given TabSeparated flavour.
-    public static func decode(_ body: Data, format: BodyFormat) throws(TabSeparatedError) -> QueryResult {
+    package static func decode(_ body: Data, format: BodyFormat) throws(TabSeparatedError) -> QueryResult {
         switch format {
         case .opaque:
             return QueryResult(text: String(decoding: body, as: UTF8.self))

@@ -12,9 +12,9 @@ import Foundation
 /// another thread — a Ctrl-C handler — can stop it with `cancel(queryID:)` or
 /// `cancelAll()`; the blocked call then returns an error.
 public final class HTTPTransport: Transport, @unchecked Sendable {
-    public let options: ConnectionOptions
+    package let options: ConnectionOptions
     /// How long a cancelled call waits for the server to confirm before it gives up locally.
-    public let cancelGrace: Double
+    package let cancelGrace: Double
 
     private let session: URLSession
     private let delegate = SessionDelegate()
@@ -60,7 +60,7 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
     }
 
     /// Checks that the server answers `/ping`.
-    public func ping() throws {
+    package func ping() throws {
         let request = ClickHouseHTTP.Request(
             url: ClickHouseHTTP.pingURL(options), headers: [:], body: Data(),
             timeout: min(options.timeout, 30), bodyFormat: .rows)
@@ -95,12 +95,12 @@ public final class HTTPTransport: Transport, @unchecked Sendable {
     }
 
     /// Cancels every statement this transport is running (for a Ctrl-C handler).
-    public func cancelAll() {
+    package func cancelAll() {
         for id in runningQueryIDs { try? cancel(queryID: id) }
     }
 
     /// Query ids of the statements in flight.
-    public var runningQueryIDs: [String] {
+    package var runningQueryIDs: [String] {
         lock.lock()
         defer { lock.unlock() }
         return Array(running.keys).sorted()

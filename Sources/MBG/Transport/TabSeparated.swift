@@ -1,10 +1,10 @@
 import Foundation
 
 /// A body that is not valid TabSeparated text.
-public struct TabSeparatedError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var reason: String
-    public init(reason: String) { self.reason = reason }
-    public var description: String { "malformed TabSeparated answer: \(reason)" }
+package struct TabSeparatedError: Error, Equatable, Sendable, CustomStringConvertible {
+    package var reason: String
+    package init(reason: String) { self.reason = reason }
+    package var description: String { "malformed TabSeparated answer: \(reason)" }
 }
 
 /// ClickHouse's TabSeparated text: rows end with `\n`, fields with `\t`, and
@@ -15,10 +15,10 @@ public struct TabSeparatedError: Error, Equatable, Sendable, CustomStringConvert
 /// Arrays, tuples and maps are the exception: the server writes them in their
 /// quoted SQL form (`['a\tb','c\'d']`) without escaping them again, so those
 /// fields are kept as they are, as literals ClickHouse reads back.
-public enum TabSeparated {
+package enum TabSeparated {
     /// Every row of a body, each field unescaped; nil for NULL.
     /// `raw(column)` says which columns hold quoted values to keep as they are.
-    public static func decodeRows(
+    package static func decodeRows(
         _ body: Data, raw: (Int) -> Bool = { _ in false }
     ) throws(TabSeparatedError) -> [[String?]] {
         var rows: [[String?]] = []
@@ -50,7 +50,7 @@ public enum TabSeparated {
     }
 
     /// Types whose text form is a quoted SQL literal, kept raw in a field.
-    public static func isQuotedType(_ type: String) -> Bool {
+    package static func isQuotedType(_ type: String) -> Bool {
         var t = Substring(type)
         for wrapper in ["LowCardinality(", "Nullable("] where t.hasPrefix(wrapper) {
             t = t.dropFirst(wrapper.count)
@@ -94,7 +94,7 @@ public enum TabSeparated {
     }
 
     /// Escapes a value for a TabSeparated field (the inverse of decoding).
-    public static func escape(_ value: String?) -> String {
+    package static func escape(_ value: String?) -> String {
         guard let value else { return "\\N" }
         var out = ""
         for ch in value.unicodeScalars {

@@ -169,7 +169,7 @@ public final class TransportRegistry: @unchecked Sendable {
 }
 
 /// A URL with any user or password removed, for messages.
-public func redactedURL(_ url: URL) -> String {
+package func redactedURL(_ url: URL) -> String {
     guard var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
         return "<url>"
     }

@@ -1,0 +1,52 @@
+/// Checks of clustered declarations against the server's topology (from the
+/// live catalog or a dumped one): made before planning, so nothing is created
+/// when a cluster is unknown or Replicated tables cannot exist.
+extension Interpreter {
+    func checkClusters(_ catalog: Catalog, _ fallback: SourceLocation) throws {
+        guard let topology = catalog.topology else { return }
+        let tables = session.tables + session.migrations.flatMap { [$0.from, $0.to] }
+        var diagnostics: [Diagnostic] = []
+        var seen = Set<String>()
+        for t in tables where seen.insert(t.physicalName).inserted {
+            let at = declarationSites[t.physicalName] ?? fallback
+            if let name = t.cluster, topology.cluster(name) == nil {
+                let known = topology.clusters.map(\.name)
+                var hint = known.isEmpty ? "the server defines no cluster (remote_servers)" : "the server's clusters: " + known.joined(separator: ", ")
+                if let near = nearest(name, among: known) { hint = "did you mean '\(near)'? " + hint }
+                diagnostics.append(Diagnostic(.check, "unknown cluster '\(name)' in table \(t.physicalName)", at: at, hint: hint))
+            }
+            if t.isReplicated && !topology.zooKeeper {
+                diagnostics.append(Diagnostic(
+                    .check, "\(t.physicalName) uses \(engineName(t.engine)), but the server has no ZooKeeper", at: at,
+                    hint: "configure <zookeeper> on every node, or use the engine without Replicated"))
+            }
+        }
+        if diagnostics.count == 1 { throw diagnostics[0] }
+        if !diagnostics.isEmpty { throw DiagnosticList(diagnostics) }
+    }
+}
+
+extension Interpreter {
+    /// Before a clustered table is created: every host of its cluster must
+    /// answer (exit 69 naming the first that does not), and a Distributed
+    /// Replicated table needs internal_replication on every shard.
+    func preflightClusters(_ plan: Plan, _ location: SourceLocation) throws {
+        let pending = Set(plan.steps.filter { $0.migration == nil && $0.kind == .createTable && $0.status == .pending }.map(\.target))
+        let tables = session.tables.filter { pending.contains($0.physicalName) && $0.cluster != nil }
+        guard !tables.isEmpty else { return }
+        let transport = try requireTransport(location)
+        let database = try currentCatalog(at: location).database
+        var checked = Set<String>()
+        for t in tables {
+            guard let name = t.cluster, checked.insert(name).inserted else { continue }
+            try wrap(location) {
+                let nodes = try ClusterNodes(connected: transport, cluster: name)
+                let risky = tables.contains { $0.cluster == name && $0.distributedBy != nil && $0.isReplicated }
+                if risky {
+                    let off = try ClusterReader(transport: transport).shardsWithoutInternalReplication(nodes.info, database: database)
+                    if !off.isEmpty { throw ClusterError.internalReplicationOff(cluster: name, shards: off) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+
+/// A migration on a cluster runs through the coordinator node (first replica
+/// of the first shard): the ON CLUSTER DDL, the state and the lock go there,
+/// whichever node mbg was pointed at, so two runs started through different
+/// nodes meet at one lock. Backfill and verification run per shard on one
+/// replica of each shard, local table to local table.
+extension MigrationRunner {
+    /// The runner that carries a clustered migration out: connects to every
+    /// host (a host that does not answer stops everything before any change),
+    /// and refuses shards whose Distributed inserts would reach every replica.
+    func clusterRunner(for m: MigrationDef, probeReplication: Bool) throws -> MigrationRunner {
+        guard let name = m.to.cluster ?? m.from.cluster, cluster == nil, shardOf == nil else { return self }
+        let nodes = try ClusterNodes(connected: transport, cluster: name)
+        let coordinator = nodes.transport(nodes.coordinator)
+        if probeReplication && (m.to.distributedBy != nil || m.from.distributedBy != nil) && (m.to.isReplicated || m.from.isReplicated) {
+            let off = try ClusterReader(transport: coordinator).shardsWithoutInternalReplication(nodes.info, database: database)
+            if !off.isEmpty { throw ClusterError.internalReplicationOff(cluster: name, shards: off) }
+        }
+        let runner = MigrationRunner(
+            transport: coordinator, capabilities: capabilities, database: database, reporter: reporter, owner: owner,
+            clock: clock, cluster: nodes)
+        runner.copySettings(from: self)
+        // The bridge is created ON CLUSTER, which waits for every host: T gets more room.
+        runner.cutoffMarginSeconds = max(cutoffMarginSeconds, 6)
+        return runner
+    }
+
+    func copySettings(from other: MigrationRunner) {
+        staleLockSeconds = other.staleLockSeconds
+        cutoffMarginSeconds = other.cutoffMarginSeconds
+        fenceSettleSeconds = other.fenceSettleSeconds
+        faultHook = other.faultHook
+    }
+
+    /// A runner on one replica of `shard`: its reads and writes of tables go to
+    /// that node, its state to the coordinator.
+    func shardRunner(_ nodes: ClusterNodes, _ host: ClusterHost) -> MigrationRunner {
+        let r = MigrationRunner(
+            transport: nodes.transport(host), capabilities: capabilities, database: database, reporter: reporter,
+            owner: owner, clock: clock, stateTransport: nodes.transport(nodes.coordinator), shardOf: host)
+        r.copySettings(from: self)
+        return r
+    }
+
+    /// The replica of each shard that does the shard's work: the first one.
+    func workers(_ nodes: ClusterNodes) -> [(shard: Int, runner: MigrationRunner)] {
+        nodes.info.shards.map { ($0, shardRunner(nodes, nodes.info.hosts(shard: $0)[0])) }
+    }
+
+    /// Runs `body` for every shard at once; the first error wins.
+    func perShard(_ nodes: ClusterNodes, _ body: @escaping @Sendable (Int, MigrationRunner) throws -> Void) throws {
+        let list = workers(nodes)
+        let errors = ErrorBox()
+        DispatchQueue.concurrentPerform(iterations: list.count) { i in
+            do { try body(list[i].shard, list[i].runner) } catch { errors.set(error) }
+        }
+        if let e = errors.first { throw e }
+    }
+
+    // MARK: - backfill per shard
+
+    func clusterBackfill(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState, _ nodes: ClusterNodes) throws {
+        guard state.strategy == .cutoff, let t = state.cutoff else {
+            throw MigrationError.unsupported(MigrationSQL.fenceOnClusterRefusal)
+        }
+        let until = t + m.lateness + 1
+        var now = try serverNow()
+        if now < until { reporter.info("waiting \(until - now) s for T + lateness to pass") }
+        while now < until {
+            clock.sleep(Double(until - now))
+            now = try serverNow()
+        }
+        if state.slices == nil {
+            let filter = s.sliceFilter(strategy: .cutoff, cutoff: t, parts: nil, slice: nil)
+            let cap = min(m.batch ?? Int.max, m.throttle ?? Int.max)
+            var list: [Slice] = []
+            for (shard, runner) in workers(nodes) {
+                let r = try runner.run("SELECT _partition_id, count() FROM \(s.old) WHERE \(filter) GROUP BY _partition_id ORDER BY _partition_id")
+                for row in r.rows {
+                    guard let p = row.first ?? nil, let n = Int((row.count > 1 ? row[1] : nil) ?? "") else { continue }
+                    let buckets = cap == Int.max ? 1 : max(1, (n + cap - 1) / max(cap, 1))
+                    for i in 0..<buckets {
+                        list.append(Slice(partition: p, index: i, buckets: buckets, rows: buckets == 1 ? n : n / buckets, shard: shard))
+                    }
+                }
+            }
+            try store.write(m.name, [("slices", encodeJSON(list)), ("backfill_started", String(try serverNow()))])
+            state = try store.load(m.name)
+        }
+        let all = state.slices ?? []
+        let snapshot = state
+        let total = all.reduce(0) { $0 + $1.rows }
+        let progress = ProgressCounter(all.reduce(0) { $0 + (snapshot.slice($1.id)?.state == .done ? (snapshot.slice($1.id)?.rows ?? 0) : 0) })
+        let started = clock.now()
+        let db = m.to.database ?? database
+        let label = "backfill \(m.name)"
+        let reporter = self.reporter
+        let clock = self.clock
+        try perShard(nodes) { shard, runner in
+            let leftovers = Set(
+                try runner.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
+                    .rows.compactMap { $0.first ?? nil })
+            for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != .done {
+                let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers, settings: [:], moves: NSLock())
+                let done = progress.add(rows)
+                reporter.progress(label, done: done, total: max(total, done), rowsPerSecond: Double(done) / max(clock.now() - started, 0.001))
+            }
+        }
+        try fault("backfill.done")
+        try store.write(m.name, "phase", MigrationPhase.backfilled.rawValue)
+        state = try store.load(m.name)
+        reporter.info("\(m.name): backfilled \(progress.value) rows in \(all.count) slice(s) on \(nodes.info.shards.count) shard(s)")
+    }
+
+    // MARK: - verification per shard and replica agreement
+
+    func clusterVerify(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ nodes: ClusterNodes) throws -> VerificationReport {
+        var report = VerificationReport(migration: m.name, rows: [], notes: [])
+        let replicated = m.to.isReplicated
+        for (shard, runner) in workers(nodes) {
+            if replicated {
+                try runner.run(s.syncReplica(s.new))
+                if m.from.isReplicated { try runner.run(s.syncReplica(s.old)) }
+            }
+            let part = try runner.verify(m, s, state)
+            report.rows += part.rows.map { var r = $0; r.partition = "shard \(shard) \(r.partition)"; return r }
+        }
+        report.notes.append("compared per shard on one replica of each (\(nodes.info.shards.count) shard(s))")
+        guard replicated, let t = state.cutoff, let column = m.cutoffColumn else { return report }
+        // Rows below T no longer change: every replica must hold exactly the same.
+        let query = s.verifyQuery(s.new, image: false, filter: "\(quoteIdentifier(column)) < toDateTime(\(t))")
+        for shard in nodes.info.shards {
+            var reference: (ClusterHost, [String: (Int, String)])?
+            for host in nodes.info.hosts(shard: shard) {
+                let node = nodes.transport(host)
+                try node.run(s.syncReplica(s.new))
+                var sums: [String: (Int, String)] = [:]
+                for row in try node.run(query).rows where row.count >= 3 {
+                    sums[row[0] ?? ""] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0")
+                }
+                guard let (refHost, ref) = reference else {
+                    reference = (host, sums)
+                    continue
+                }
+                for p in Set(ref.keys).union(sums.keys).sorted() {
+                    let a = ref[p] ?? (0, "0"), b = sums[p] ?? (0, "0")
+                    if a != b {
+                        report.rows.append(.init(
+                            partition: "shard \(shard): replica \(nodes.describe(host)) differs from \(nodes.describe(refHost)) in partition \(p)",
+                            oldRows: a.0, newRows: b.0, oldChecksum: a.1, newChecksum: b.1))
+                    }
+                }
+            }
+        }
+        report.notes.append("replicas of every shard agree on rows before T")
+        return report
+    }
+
+    /// Stage tables an interrupted backfill left on the shards' replicas.
+    func dropClusterStages(_ s: MigrationSQL, _ nodes: ClusterNodes, db: String) throws {
+        for host in nodes.info.hosts {
+            let node = nodes.transport(host)
+            let rows = try node.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))").rows
+            for row in rows { if let n = row.first ?? nil { try node.run(s.drop(qualified(db, n))) } }
+        }
+    }
+}
+
+/// The first error of parallel work.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: (any Error)?
+    func set(_ e: any Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    var first: (any Error)? { lock.lock(); defer { lock.unlock() }; return error }
+}
+
+/// Rows copied so far, added to from several shards at once.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total: Int
+    init(_ start: Int) { total = start }
+    func add(_ n: Int) -> Int { lock.lock(); defer { lock.unlock() }; total += n; return total }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return total }
+}
