@@ -20,6 +20,17 @@ extension MigrationError: CategorizedError {
     }
 }
 
+extension ClusterError: CategorizedError {
+    package var diagnosticKind: Diagnostic.Kind {
+        switch self {
+        case .hostDown, .cannotReachNodes: .server
+        case .unknownCluster: .check
+        // A setting of the server's, not the script: refused before anything changes.
+        case .internalReplicationOff: .runtime
+        }
+    }
+}
+
 extension Interpreter {
     /// Errors from transports and engines, as diagnostics at the statement.
     func wrap<T>(_ location: SourceLocation, _ body: () throws -> T) throws -> T {

@@ -50,9 +50,8 @@ package struct BlockRange: Sendable, Codable, Equatable {
     package var max: Int
 }
 
-/// Everything the state table says about one migration (latest value per key).
-/// What the state table records about one migration: read before planning
-/// (`MigrationEngine.recordedState`), opaque to hosts.
+/// Everything the state table says about one migration (latest value per key):
+/// read before planning (`MigrationEngine.recordedState`), opaque to hosts.
 public struct MigrationState: Sendable {
     public init() {}
 

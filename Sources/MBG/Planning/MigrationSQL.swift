@@ -151,8 +151,15 @@ package struct MigrationSQL: Sendable {
 
     package func createProbeSource() -> String { "CREATE TABLE \(probeSource) AS \(old) ENGINE = Null" }
     /// Same engine as the new table: its write path is what rejects a bad block.
+    /// Except the collapsing engines: they reject the probe's row of defaults
+    /// for its sign (0, not ±1), which says nothing about the bridge, so there
+    /// the copy is a plain MergeTree with the same columns.
     package func createProbeTarget() -> String {
-        migration.to.isReplicated ? localCopyOfNew(named: "_mbg_probe_dst_\(newName)") : "CREATE TABLE \(probeTarget) AS \(new)"
+        if migration.to.isReplicated { return localCopyOfNew(named: "_mbg_probe_dst_\(newName)") }
+        if migration.to.engine.contains("CollapsingMergeTree") {
+            return "CREATE TABLE \(probeTarget) AS \(new) ENGINE = MergeTree ORDER BY tuple()"
+        }
+        return "CREATE TABLE \(probeTarget) AS \(new)"
     }
     package func createProbeBridge(shape: BridgeShape) -> String {
         "CREATE MATERIALIZED VIEW \(probeBridge) TO \(probeTarget) AS \(bridgeSelect(filter: nil, source: probeSource, shape: shape))"

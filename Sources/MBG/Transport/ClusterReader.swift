@@ -187,13 +187,3 @@ package final class ClusterNodes: @unchecked Sendable {
 func defaultPort(_ url: URL) -> Int? { url.scheme == "https" ? 8443 : 8123 }
 
 func isLoopback(_ host: String) -> Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
-
-extension ClusterError: CategorizedError {
-    package var diagnosticKind: Diagnostic.Kind {
-        switch self {
-        case .hostDown, .cannotReachNodes: .server
-        case .unknownCluster: .check
-        case .internalReplicationOff: .runtime
-        }
-    }
-}
