@@ -42,8 +42,9 @@ final class VerificationTests: XCTestCase {
             // The parts nothing can change any more: compared while the writers go on.
             let fenced = try runner.verify(m)
             XCTAssertTrue(fenced.ok && fenced.fullyCompared, "\(fenced)")
-            XCTAssertEqual(fenced.rows.reduce(0) { $0 + $1.oldRows }, 200_000)
-            XCTAssertEqual(fenced.rows.reduce(0) { $0 + $1.newRows }, 200_000)
+            // The backfilled 200 000, plus the bridged rows when a moment came with no insert in flight.
+            XCTAssertGreaterThanOrEqual(fenced.rows.reduce(0) { $0 + $1.oldRows }, 200_000)
+            XCTAssertEqual(fenced.rows.reduce(0) { $0 + $1.newRows }, fenced.rows.reduce(0) { $0 + $1.oldRows })
             XCTAssertTrue(fenced.notes.contains { $0.contains("fenced part(s)") }, "\(fenced.notes)")
 
             // A slice whose moved parts are not known (a record of an earlier
@@ -53,8 +54,10 @@ final class VerificationTests: XCTestCase {
             let record = try XCTUnwrap(state.slice(slice.id))
             try runner.store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record.rows)))
             do {
+                // A fast server may still give two agreeing reads between inserts.
                 let report = try runner.verify(m)
-                XCTFail("expected not fully compared under continuous writes, got \(report)")
+                XCTAssertTrue(report.ok && report.notes.contains { $0.contains("two reads") }, "\(report)")
+                XCTAssertEqual(report.rows.reduce(0) { $0 + $1.oldRows }, report.rows.reduce(0) { $0 + $1.newRows })
             } catch MigrationError.notFullyCompared(_, let reasons, let notes) {
                 print("[\(server)] \(reasons) \(notes)")
                 XCTAssertTrue(reasons.first?.contains("never paused") == true, "\(reasons)")

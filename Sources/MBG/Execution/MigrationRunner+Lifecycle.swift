@@ -88,8 +88,19 @@ extension MigrationRunner {
                 s.verifyQuery(s.new, image: false, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: newRest, slice: nil)))
             let again = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
             if again == oldRest && (rows.allSatisfy(\.matches) || attempt == 2) {
-                report.rows += rows.map { var r = $0; r.partition += " (bridge)"; return r }
-                report.notes.append("rows outside those parts (written through the bridge) compared: \(oldRest.count) part(s) of \(s.old), \(newRest.count) of \(s.new)")
+                // Counts and checksums add up: the two reads make whole partitions.
+                var byPartition = Dictionary(uniqueKeysWithValues: report.rows.map { ($0.partition, $0) })
+                for r in rows {
+                    var t = byPartition[r.partition] ?? .init(partition: r.partition, oldRows: 0, newRows: 0, oldChecksum: "0", newChecksum: "0")
+                    func add(_ a: String, _ b: String) -> String { String((UInt64(a) ?? 0) &+ (UInt64(b) ?? 0)) }
+                    t.oldRows += r.oldRows
+                    t.newRows += r.newRows
+                    t.oldChecksum = add(t.oldChecksum, r.oldChecksum)
+                    t.newChecksum = add(t.newChecksum, r.newChecksum)
+                    byPartition[r.partition] = t
+                }
+                report.rows = byPartition.values.sorted { $0.partition < $1.partition }
+                report.notes.append("the other parts (rows written through the bridge, anything else in \(s.new)) compared too, at a moment no insert was in flight: \(oldRest.count) part(s) of \(s.old), \(newRest.count) of \(s.new)")
                 return report
             }
             if rows.allSatisfy(\.matches) && again != oldRest { clock.sleep(0.2) } else if !rows.allSatisfy(\.matches) { clock.sleep(0.3) }
