@@ -102,6 +102,7 @@ final class DeclarationTwinTests: XCTestCase {
                     case .cutoff(let c, let lateness): "cutoff: \(quoted(c.text))" + (lateness.map { ", lateness: \($0)" } ?? "")
                     case .batch(let e): "batch: \(src(e))"
                     case .throttle(let e): "throttle: \(src(e))"
+                    case .parallel(let e): "parallel: \(src(e))"
                     case .transform(let e): "transform: \(src(e))"
                     case .strategy(let n): "strategy: \(quoted(n.text))"
                     case .cutover(let n): "cutover: \(quoted(n.text))"

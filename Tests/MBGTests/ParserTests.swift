@@ -42,14 +42,15 @@ final class ParserTests: XCTestCase {
         let (stmts, diags) = parse(
             """
             migrate events v0.0 -> v0.1
-                via mv cutoff created_at lateness 5m batch 2_000_000 throttle 5_000_000
+                via mv cutoff created_at lateness 5m batch 2_000_000 throttle 5_000_000 parallel 4
                 transform "SELECT 1" strategy fence cutover swap
             cutover events
             """)
         XCTAssertTrue(diags.isEmpty, "\(diags)")
         XCTAssertEqual(stmts.count, 2)
         guard case .migrate(let m) = stmts[0] else { return XCTFail() }
-        XCTAssertEqual(m.options.count, 7)
+        XCTAssertEqual(m.options.count, 8)
+        XCTAssertTrue(m.options.contains { if case .parallel(let e) = $0.option, case .integer(4) = e.kind { true } else { false } }, "\(m.options)")
         guard case .action(let a) = stmts[1] else { return XCTFail("'cutover events' is the action, not an option") }
         XCTAssertEqual(a.kind, .cutover)
     }

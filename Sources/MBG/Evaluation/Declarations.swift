@@ -265,6 +265,7 @@ extension Interpreter {
             case .cutoff(let column, let lateness): changes.append(.cutoff(column: column.text, lateness: lateness))
             case .batch(let e): changes.append(.batch(try positiveInt(e, env, file, "batch")))
             case .throttle(let e): changes.append(.throttle(try positiveInt(e, env, file, "throttle")))
+            case .parallel(let e): changes.append(.parallel(try positiveInt(e, env, file, "parallel")))
             case .transform(let e): changes.append(.transform(try sqlString(e, env, file, "a transform")))
             case .strategy(let n): changes.append(.strategy(n.text))
             case .cutover(let n): changes.append(.cutover(n.text))

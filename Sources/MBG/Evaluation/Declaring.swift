@@ -50,6 +50,7 @@ enum MigrationChange {
     case lateness(Int)
     case batch(Int)
     case throttle(Int)
+    case parallel(Int)
     case transform(String)
     case strategy(String)
     case cutover(String)
@@ -241,6 +242,9 @@ func declareMigration(
         case .throttle(let n):
             guard n > 0 else { throw DeclarationError("throttle must be a positive integer, got \(n)", change: index) }
             m.throttle = n
+        case .parallel(let n):
+            guard n > 0 else { throw DeclarationError("parallel must be a positive integer, got \(n)", change: index) }
+            m.parallel = n
         case .transform(let sql): m.transform = sql
         case .strategy(let name):
             guard let s = BackfillStrategy(rawValue: name) else {

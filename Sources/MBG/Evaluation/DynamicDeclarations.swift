@@ -45,12 +45,13 @@ extension Interpreter {
                 case ("lateness", .int(let n)): changes.append(.lateness(n))
                 case ("batch", .int(let n)): changes.append(.batch(n))
                 case ("throttle", .int(let n)): changes.append(.throttle(n))
+                case ("parallel", .int(let n)): changes.append(.parallel(n))
                 case ("transform", .string(let s)): changes.append(.transform(s))
                 case ("strategy", .string(let s)): changes.append(.strategy(s))
                 case ("cutover", .string(let s)): changes.append(.cutover(s))
                 case ("name", .string(let s)): changes.append(.name(s))
                 default:
-                    throw ctx.checkError("migration: bad option \(key): \(value.literal)", hint: "options: via, cutoff, lateness, batch, throttle, transform, strategy, cutover, name")
+                    throw ctx.checkError("migration: bad option \(key): \(value.literal)", hint: "options: via, cutoff, lateness, batch, throttle, parallel, transform, strategy, cutover, name")
                 }
             }
             do {

@@ -221,6 +221,7 @@ extension Interpreter {
             case "lateness": return .int(m.lateness)
             case "batch": return m.batch.map { .int($0) } ?? .null
             case "throttle": return m.throttle.map { .int($0) } ?? .null
+            case "parallel": return m.parallel.map { .int($0) } ?? .null
             default: break
             }
         case .view(let v):

@@ -102,7 +102,7 @@ extension MigrationRunner {
                 try runner.run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                     .rows.compactMap { $0.first ?? nil })
             for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != .done {
-                let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers)
+                let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers, settings: [:], moves: NSLock())
                 let done = progress.add(rows)
                 reporter.progress(label, done: done, total: max(total, done), rowsPerSecond: Double(done) / max(clock.now() - started, 0.001))
             }

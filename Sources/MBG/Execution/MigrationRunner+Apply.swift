@@ -21,6 +21,9 @@ extension MigrationRunner {
                     try backfill(m, s, &state)
                     try fault("verify.before")
                     report = try verify(m, s, state)
+                    // Held for the backfill and its verification only: a live table
+                    // must not go on without merges after apply, whatever the outcome.
+                    try restartMerges(m, try store.load(m.name))
                     guard report.ok else {
                         throw MigrationError.verificationMismatch(migration: m.name, partitions: report.mismatches)
                     }
@@ -114,11 +117,23 @@ extension MigrationRunner {
     /// working. A bridge the server no longer accepts (its target gone or
     /// changed) is dropped with everything the migration made, so a re-run
     /// starts over; a working bridge stays, so a re-run resumes exactly once.
-    func secureWriters(_ m: MigrationDef, _ s: MigrationSQL) {
-        guard (try? exists(m.to.database ?? database, m.bridge)) == true else { return }
+    /// `early`: other slices still run, so only the bridge is dropped now; the
+    /// rest goes when apply's own cleanup calls again.
+    func secureWriters(_ m: MigrationDef, _ s: MigrationSQL, early: Bool = false) {
+        guard (try? exists(m.to.database ?? database, m.bridge)) == true else {
+            if !early && bridgeDroppedEarly.take() {
+                do { try dropCreated(m, s, try store.load(m.name)) } catch { reporter.warning("could not drop what \(m.name) made: \(error); roll back") }
+            }
+            return
+        }
         do {
             _ = try proveBridge(s)
         } catch MigrationError.unsupported(let why) {
+            if early {
+                reporter.warning("\(why); dropping the bridge now")
+                if (try? run(s.drop(s.bridge, isView: true))) != nil { bridgeDroppedEarly.set() }
+                return
+            }
             reporter.warning("\(why); dropping the bridge and what the migration made: apply again to start over")
             do {
                 try dropCreated(m, s, try store.load(m.name))
@@ -181,16 +196,24 @@ extension MigrationRunner {
         }
         clock.sleep(fenceSettleSeconds)
         var fence = start
+        var unreached: [Part] = []
         for part in try activeParts(oldDB, s.oldName) {
             switch coverage(part.range, by: start[part.partition] ?? []) {
             case .inside: continue
             case .mixed:
                 throw MigrationError.inconsistent("part \(part.name) of \(s.old) merged rows from before and after the bridge (merges restarted, e.g. by a server restart); roll back and apply again")
             case .outside:
-                if try !reachedTarget(s, part: part, source: nil, target: s.new) {
-                    fence[part.partition, default: []].append(part.range)
-                    reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
-                }
+                if try !reachedTarget(s, part: part, source: nil, target: s.new) { unreached.append(part) }
+            }
+        }
+        if !unreached.isEmpty {
+            // An insert commits its own part before the bridge's: one caught in
+            // between looks unforwarded. Looked at again once such a forward is
+            // surely over, only parts the bridge never saw are left.
+            clock.sleep(min(fenceSettleSeconds, 0.5))
+            for part in unreached where try !reachedTarget(s, part: part, source: nil, target: s.new) {
+                fence[part.partition, default: []].append(part.range)
+                reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
             }
         }
         try store.write(m.name, "fence", encodeJSON(fence))
@@ -249,41 +272,100 @@ extension MigrationRunner {
         }
         let all = slices ?? []
         let total = all.reduce(0) { $0 + $1.rows }
-        var copied = all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) }
-        let started = clock.now()
-        var copiedThisRun = 0
+        let db = m.to.database ?? database
+        // Merges on the new table wait until verification has read the parts the
+        // moves made; on the old one they are stopped already for the fence.
+        if !state.mergesStopped.contains(s.new) {
+            try run(s.stopMerges(s.new))
+            try store.write(m.name, "merges_stopped", encodeJSON(state.mergesStopped + [s.new]))
+            state = try store.load(m.name)
+        }
         // Merges are stopped for the fence, so the part list holds for the whole run.
         let parts = state.strategy == .fence ? try activeParts(m.from.database ?? database, s.oldName) : nil
         // Stage tables an interrupted run left behind: listed once, not probed per slice.
-        let db = m.to.database ?? database
         let leftovers = Set(
             try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
-        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != .done {
-            let rows = try copySlice(m, s, state, slice, index: index, parts: parts, leftovers: leftovers)
-            copied += rows
-            copiedThisRun += rows
-            var elapsed = max(clock.now() - started, 0.001)
+        let pending = all.enumerated().filter { state.slice($0.element.id)?.state != .done }
+        // A throttle paces one slice at a time (exact); otherwise slices overlap,
+        // each filling while another is recorded and moved.
+        let workers = m.throttle != nil ? 1 : max(1, min(m.parallel ?? backfillParallel, pending.count))
+        let settings = try backfillSettings(workers: workers)
+        let progress = BackfillProgress(
+            copied: all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) },
+            started: clock.now())
+        let moves = NSLock()
+        let snapshot = state
+        try forEachConcurrently(pending, workers: workers) { [self] item in
+            let rows: Int
+            do {
+                rows = try copySlice(m, s, snapshot, item.element, index: item.offset, parts: parts, leftovers: leftovers,
+                                     settings: settings, moves: moves)
+            } catch {
+                // Writers first: a broken bridge is dropped now, not after the
+                // slices still running finish (apply's own cleanup repeats it).
+                if case MigrationError.injectedFault = error {} else { secureWriters(m, s, early: true) }
+                throw error
+            }
+            let (copied, thisRun) = progress.add(rows)
+            var elapsed = max(clock.now() - progress.started, 0.001)
             if let limit = m.throttle, limit > 0 {
                 // Sleep off any lead so the average stays at the limit.
-                let due = Double(copiedThisRun) / Double(limit)
+                let due = Double(thisRun) / Double(limit)
                 if due > elapsed { clock.sleep(due - elapsed) }
-                elapsed = max(clock.now() - started, 0.001)
+                elapsed = max(clock.now() - progress.started, 0.001)
             }
-            reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(copiedThisRun) / elapsed)
+            progress.locked {
+                reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed)
+            }
         }
         try fault("backfill.done")
-        try restartMerges(m, state)
         try store.write(m.name, "phase", MigrationPhase.backfilled.rawValue)
         state = try store.load(m.name)
-        reporter.info("\(m.name): backfilled \(copied) rows in \(all.count) slice(s)")
+        let w = workers > 1 ? ", \(workers) at a time" : ""
+        reporter.info("\(m.name): backfilled \(progress.copied) rows in \(all.count) slice(s)\(w)")
     }
 
-    /// One slice, atomically: fill a stage table, check it against the old rows,
-    /// record it as staged, move its partitions into the new table, record done.
+    /// Settings of the statements that copy rows: together the slices running at
+    /// once use no more threads than one query would by default, so writers keep
+    /// the share of the server they had beside any single query.
+    func backfillSettings(workers: Int) throws -> [String: String] {
+        let text = try run(CatalogQueries.maxThreads).scalar ?? ""
+        let digits = text.filter(\.isNumber)
+        guard let threads = Int(digits), threads > 0 else { return [:] }
+        return ["max_threads": String(max(1, threads / workers))]
+    }
+
+    /// Runs `body` for every item on `workers` threads (inline for one). The
+    /// first error stops the hand-out of further items and is rethrown once all
+    /// running items are over.
+    func forEachConcurrently<T: Sendable>(_ items: [T], workers: Int, _ body: @escaping @Sendable (T) throws -> Void) throws {
+        if workers <= 1 {
+            for item in items { try body(item) }
+            return
+        }
+        let queue = WorkQueue(items)
+        let group = DispatchGroup()
+        for _ in 0..<workers {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                while let item = queue.next() {
+                    do { try body(item) } catch { queue.fail(error) }
+                }
+            }
+        }
+        group.wait()
+        if let error = queue.error { throw error }
+    }
+
+    /// One slice, atomically: fill a stage table, record it as staged, move its
+    /// partitions into the new table, record done with the parts the move made.
+    /// A slice is not read back: the final verification compares the moved
+    /// parts with the old rows, in one read of each side.
     func copySlice(
         _ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ slice: Slice, index: Int, parts: [Part]?,
-        leftovers: Set<String>
+        leftovers: Set<String>, settings: [String: String], moves: NSLock
     ) throws -> Int {
         let db = m.to.database ?? database
         let stageName = s.stageName(index)
@@ -291,7 +373,7 @@ extension MigrationRunner {
         let stageExists = try record?.state == .staged && exists(db, stageName)
         if record?.state == .staged && !stageExists {
             // Stage gone after the move completed: only the final record was missing.
-            try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, checksum: record!.checksum)))
+            try store.write(m.name, "slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows)))
             return record!.rows
         }
         let resumingStaged = record?.state == .staged
@@ -302,33 +384,24 @@ extension MigrationRunner {
             var filter = try strategyFilter(s, state, partition: slice.partition, parts: parts)
             filter = "_partition_id = \(quoteString(slice.partition)) AND " + filter
             if slice.buckets > 1 { filter += " AND \(s.rowHash) % \(slice.buckets) = \(slice.index)" }
-            // The slice's rows can no longer change (the strategy's filter fences
-            // them), so the old side's checksum is read while the stage fills.
-            let oldSide = Concurrent(transport, s.checksum(of: s.image(filter: filter)))
-            let fill = Result { try run(s.fillStage(index, filter: filter)) }
-            let oldResult = oldSide.wait()
-            _ = try fill.get()
-            let old = try oldResult.get()
-            let stage = try run(s.checksumTable(s.stage(index)))
-            func pair(_ r: QueryResult, _ fallback: (Int, String)) -> (Int, String) {
-                guard let row = r.rows.first, row.count >= 2 else { return fallback }
-                return (Int(row[0] ?? "") ?? fallback.0, row[1] ?? fallback.1)
-            }
-            let (oldRows, oldSum) = pair(old, (0, "0"))
-            let (stageRows, stageSum) = pair(stage, (-1, "?"))
-            guard oldRows == stageRows && oldSum == stageSum else {
-                try run(s.drop(s.stage(index)))
-                throw MigrationError.verificationMismatch(migration: m.name, partitions: [
-                    PartitionMismatch(partition: slice.id, oldRows: oldRows, newRows: stageRows, oldChecksum: oldSum, newChecksum: stageSum)
-                ])
-            }
-            record = SliceRecord(state: .staged, rows: stageRows, checksum: stageSum)
+            let fill = try transport.execute(Query(s.fillStage(index, filter: filter), settings: settings))
+            // The server's own count of what it wrote (no re-read of the rows).
+            let rows = try fill.writtenRows ?? Int(run(s.countTable(s.stage(index))).scalar ?? "") ?? 0
+            record = SliceRecord(state: .staged, rows: rows)
             try store.write(m.name, "slice/" + slice.id, encodeJSON(record!))
             try fault("backfill.staged")
         }
         // Same partitioning: the stage holds exactly the slice's partition.
         let samePartitioning = m.from.partitionBy == m.to.partitionBy && !resumingStaged
-        let stageParts = samePartitioning ? (record!.rows > 0 ? [slice.partition] : []) : Set(try activeParts(db, stageName).map(\.partition)).sorted()
+        // Moves one at a time, so the parts a move adds to the new table are the
+        // ones that appear across it (less any a bridged insert made meanwhile).
+        moves.lock()
+        defer { moves.unlock() }
+        let before = try partFiles(db, [s.newName, stageName])
+        let stageParts = samePartitioning
+            ? (record!.rows > 0 ? [slice.partition] : [])
+            : Set(before.filter { $0.table == stageName }.map(\.partition)).sorted()
+        var moved: [String]? = resumingStaged ? nil : []
         for part in stageParts {
             if resumingStaged && !capabilities.modernSQL {
                 // 18.x copies then drops: a crash between the two leaves rows in both.
@@ -339,15 +412,111 @@ extension MigrationRunner {
                     continue
                 }
             }
-            for sql in s.moveStage(index, partition: part) { try run(sql) }
+            let statements = s.moveStage(index, partition: part)
+            try run(statements[0])
+            if moved != nil {
+                // 18.x: read while the stage still holds its copy (before the drop).
+                let after = try partFiles(db, [s.newName, stageName])
+                moved = try movedParts(s, index: index, partition: part, before: before, after: after).map { moved! + $0 }
+            }
+            for sql in statements.dropFirst() { try run(sql) }
             try fault("backfill.moved")
         }
         let lock = LockRecord(owner: owner, since: state.lock?.since ?? "?")
         try store.write(m.name, [
-            ("slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, checksum: record!.checksum))),
+            ("slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, parts: moved))),
             ("lock", encodeJSON(lock)),  // heartbeat
         ])
         try run(s.drop(s.stage(index)))
         return record!.rows
     }
+
+    struct PartFile: Equatable { var table: String; var name: String; var partition: String; var rows: Int; var hash: String }
+
+    func partFiles(_ db: String, _ tables: [String]) throws -> [PartFile] {
+        try run(CatalogQueries.partFiles(db, tables, fileHash: capabilities.modernSQL)).rows.compactMap { row in
+            guard row.count >= 5, let t = row[0], let n = row[1], let p = row[2] else { return nil }
+            return PartFile(table: t, name: n, partition: p, rows: Int(row[3] ?? "") ?? 0, hash: row[4] ?? "")
+        }
+    }
+
+    /// The new table's parts a move of `partition` made: of the parts that
+    /// appeared across it, those matching a stage part (rows, and the files'
+    /// hash where the server keeps it). nil when that cannot be decided.
+    func movedParts(_ s: MigrationSQL, index: Int, partition: String, before: [PartFile], after: [PartFile]) throws -> [String]? {
+        let stageName = s.stageName(index)
+        let known = Set(before.filter { $0.table == s.newName }.map(\.name))
+        var candidates = after.filter { $0.table == s.newName && $0.partition == partition && !known.contains($0.name) }
+        let staged = before.filter { $0.table == stageName && $0.partition == partition }
+        if candidates.count == staged.count && candidates.map(\.rows).sorted() == staged.map(\.rows).sorted()
+            && (candidates.allSatisfy { $0.hash.isEmpty } || Set(candidates.map(\.hash)) == Set(staged.map(\.hash))) {
+            return candidates.map(\.name)  // nothing else arrived meanwhile
+        }
+        // A bridged insert landed in the same partition during the move.
+        var picked: [String] = []
+        for part in staged {
+            let same = candidates.filter { $0.rows == part.rows && $0.hash == part.hash }
+            guard let first = same.first else { return nil }
+            var choice = first
+            if same.count > 1 && part.hash.isEmpty {
+                // 18.x (no file hash): the stage still holds its copy; compare contents.
+                let want = try run(s.partChecksums(s.stage(index), parts: [part.name])).rows.first.map { Array($0.dropFirst()) }
+                let sums = try run(s.partChecksums(s.new, parts: same.map(\.name))).rows
+                guard let hit = sums.first(where: { Array($0.dropFirst()) == want }), let name = hit.first ?? nil,
+                      let found = same.first(where: { $0.name == name }) else { return nil }
+                choice = found
+            }
+            picked.append(choice.name)
+            candidates.removeAll { $0.name == choice.name }
+        }
+        return picked
+    }
+}
+
+/// Rows copied so far, shared by the slices running at once.
+final class BackfillProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total: Int
+    private var thisRun = 0
+    let started: Double
+
+    init(copied: Int, started: Double) {
+        total = copied
+        self.started = started
+    }
+
+    var copied: Int { lock.withLock { total } }
+
+    /// Adds a slice's rows; returns the totals overall and in this run.
+    func add(_ rows: Int) -> (Int, Int) {
+        lock.withLock {
+            total += rows
+            thisRun += rows
+            return (total, thisRun)
+        }
+    }
+
+    func locked(_ body: () -> Void) { lock.withLock(body) }
+}
+
+/// Items handed out to worker threads until they run out or one fails.
+final class WorkQueue<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T]
+    private var next_ = 0
+    private var failure: (any Error)?
+
+    init(_ items: [T]) { self.items = items }
+
+    func next() -> T? {
+        lock.withLock {
+            guard failure == nil, next_ < items.count else { return nil }
+            defer { next_ += 1 }
+            return items[next_]
+        }
+    }
+
+    func fail(_ error: any Error) { lock.withLock { if failure == nil { failure = error } } }
+
+    var error: (any Error)? { lock.withLock { failure } }
 }

@@ -24,12 +24,89 @@ extension MigrationRunner {
         return report
     }
 
-    /// What the backfill measured: each slice compared with its source rows.
+    /// What the backfill counted: the rows the server wrote into each slice's stage.
     func sliceSummary(_ state: MigrationState) -> String {
         let slices = state.slices ?? []
         let done = slices.compactMap { state.slice($0.id) }.filter { $0.state == .done }
         let rows = done.reduce(0) { $0 + $1.rows }
-        return "backfill: \(rows) rows in \(done.count) of \(slices.count) slice(s), each compared (count and checksum) with its source rows as it was copied"
+        return "backfill: \(rows) rows in \(done.count) of \(slices.count) slice(s), as the server counted them into each slice's stage"
+    }
+
+    /// Both sides at once (two reads on two connections), each keyed by partition.
+    func compareConcurrently(_ oldSQL: String, _ newSQL: String) throws -> [VerificationReport.Row] {
+        let newSide = Concurrent(transport, newSQL)
+        let a = Result { try run(oldSQL) }
+        let b = try newSide.wait().get()
+        func keyed(_ r: QueryResult) -> [String: (Int, String)] {
+            var out: [String: (Int, String)] = [:]
+            for row in r.rows where row.count >= 3 { out[row[0] ?? ""] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0") }
+            return out
+        }
+        let x = keyed(try a.get()), y = keyed(b)
+        return Set(x.keys).union(y.keys).sorted().map { k in
+            let o = x[k] ?? (0, "0"), n = y[k] ?? (0, "0")
+            return .init(partition: k, oldRows: o.0, newRows: n.0, oldChecksum: o.1, newChecksum: n.1)
+        }
+    }
+
+    /// Fence: the old table's fenced parts against the parts the backfill moved
+    /// into the new table. Merges on both are held until this is read, so
+    /// neither side can change while writers go on: one read of each side.
+    /// nil when that comparison is not possible (a slice's parts unknown, or a
+    /// part merged away, e.g. after a server restart).
+    func compareFencedParts(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState) throws -> VerificationReport? {
+        guard let slices = state.slices, let fence = state.fence else { return nil }
+        var moved: [String] = []
+        for slice in slices {
+            guard let r = state.slice(slice.id), r.state == .done, let parts = r.parts else { return nil }
+            moved += parts
+        }
+        let oldParts = try activeParts(m.from.database ?? database, s.oldName)
+        var fenced: [String] = []
+        for part in oldParts {
+            switch coverage(part.range, by: fence[part.partition] ?? []) {
+            case .inside: fenced.append(part.name)
+            case .outside: continue
+            case .mixed: return nil
+            }
+        }
+        let active = Set(try activeParts(m.to.database ?? database, s.newName).map(\.name))
+        guard moved.allSatisfy(active.contains) else { return nil }
+        let oldFilter = s.sliceFilter(strategy: .fence, cutoff: nil, parts: fenced, slice: nil)
+        let newFilter = s.sliceFilter(strategy: .fence, cutoff: nil, parts: moved, slice: nil)
+        var report = VerificationReport(migration: m.name, rows: [], notes: [sliceSummary(state)])
+        report.rows = try compareConcurrently(s.verifyQuery(s.old, image: true, filter: oldFilter), s.verifyQuery(s.new, image: false, filter: newFilter))
+        report.notes.append("backfilled rows compared per partition: the \(fenced.count) fenced part(s) of \(s.old) against the \(moved.count) part(s) the backfill moved into \(s.new), one read of each")
+        // The rest of each side (bridged rows, and anything else in the new
+        // table): compared when no insert is in flight across the reads.
+        let movedSet = Set(moved), fencedSet = Set(fenced)
+        for attempt in 0..<3 {
+            let oldRest = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
+            let newRest = try activeParts(m.to.database ?? database, s.newName).map(\.name).filter { !movedSet.contains($0) }
+            let rows = try compareConcurrently(
+                s.verifyQuery(s.old, image: true, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: oldRest, slice: nil)),
+                s.verifyQuery(s.new, image: false, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: newRest, slice: nil)))
+            let again = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
+            if again == oldRest && (rows.allSatisfy(\.matches) || attempt == 2) {
+                // Counts and checksums add up: the two reads make whole partitions.
+                var byPartition = Dictionary(uniqueKeysWithValues: report.rows.map { ($0.partition, $0) })
+                for r in rows {
+                    var t = byPartition[r.partition] ?? .init(partition: r.partition, oldRows: 0, newRows: 0, oldChecksum: "0", newChecksum: "0")
+                    func add(_ a: String, _ b: String) -> String { String((UInt64(a) ?? 0) &+ (UInt64(b) ?? 0)) }
+                    t.oldRows += r.oldRows
+                    t.newRows += r.newRows
+                    t.oldChecksum = add(t.oldChecksum, r.oldChecksum)
+                    t.newChecksum = add(t.newChecksum, r.newChecksum)
+                    byPartition[r.partition] = t
+                }
+                report.rows = byPartition.values.sorted { $0.partition < $1.partition }
+                report.notes.append("the other parts (rows written through the bridge, anything else in \(s.new)) compared too, at a moment no insert was in flight: \(oldRest.count) part(s) of \(s.old), \(newRest.count) of \(s.new)")
+                return report
+            }
+            if rows.allSatisfy(\.matches) && again != oldRest { clock.sleep(0.2) } else if !rows.allSatisfy(\.matches) { clock.sleep(0.3) }
+        }
+        report.notes.append("rows written through the bridge not compared: inserts were in flight at each of 3 tries")
+        return report
     }
 
     func compare(_ oldSQL: String, _ newSQL: String, suffix: String = "") throws -> [VerificationReport.Row] {
@@ -54,19 +131,22 @@ extension MigrationRunner {
         case .cutoff:
             let col = quoteIdentifier(m.cutoffColumn ?? "")
             let t = state.cutoff ?? 0
+            // Rows that can no longer change: before T (backfilled) and, on the
+            // bridge side, from T up to a point no late row can still reach.
+            // Both sides are read at once.
             let backfilled = "\(col) < toDateTime(\(t))"
-            report.rows = try compare(s.verifyQuery(s.old, image: true, filter: backfilled), s.verifyQuery(s.new, image: false, filter: backfilled))
-            // Bridge side: rows from T up to a point no late row can still reach.
+            report.rows = try compareConcurrently(s.verifyQuery(s.old, image: true, filter: backfilled), s.verifyQuery(s.new, image: false, filter: backfilled))
             let upper = try serverNow() - m.lateness - 2
             if upper > t {
                 let bridged = "\(col) >= toDateTime(\(t)) AND \(col) < toDateTime(\(upper))"
-                report.rows += try compare(s.verifyQuery(s.old, image: true, filter: bridged),
-                                           s.verifyQuery(s.new, image: false, filter: bridged), suffix: " (bridge)")
+                report.rows += try compareConcurrently(s.verifyQuery(s.old, image: true, filter: bridged), s.verifyQuery(s.new, image: false, filter: bridged))
+                    .map { var r = $0; r.partition += " (bridge)"; return r }
                 report.notes.append("backfilled rows (< T) and bridged rows [T, now - lateness) compared")
             } else {
                 report.notes.append("backfilled rows (< T) compared; no bridged rows old enough to compare yet")
             }
         case .fence:
+            if let fenced = try compareFencedParts(m, s, state) { return fenced }
             // Old and new as wholes; writers keep adding, so compare only when two
             // reads of the old side agree, and call it a mismatch only if it persists.
             var mismatchSeen = 0

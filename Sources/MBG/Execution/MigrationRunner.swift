@@ -24,6 +24,10 @@ package final class MigrationRunner: @unchecked Sendable {
     package var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
     package var fenceSettleSeconds = 2.0
+    /// Set when a failing slice dropped a broken bridge while others still ran.
+    let bridgeDroppedEarly = OnceFlag()
+    /// Backfill slices copied at once unless the migration says (`parallel N`).
+    package var backfillParallel = defaultBackfillParallel
     /// Called at named points (`bridge.before`, `bridge.after`, `backfill.staged`,
     /// `backfill.moved`, `backfill.done`, `verify.after`, `cutover.before`,
     /// `cutover.renamed`); tests throw from it to simulate a crash there.
@@ -187,6 +191,14 @@ package final class MigrationRunner: @unchecked Sendable {
         for t in stopped { _ = try? run(MigrationSQL.startMerges(t)) }
         try store.write(m.name, "merges_stopped", "")
     }
+}
+
+/// A flag set once and taken (cleared) by whoever acts on it.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    func take() -> Bool { lock.withLock { defer { value = false }; return value } }
 }
 
 /// One statement on its own thread, for reads that can overlap other work.

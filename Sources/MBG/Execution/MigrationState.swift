@@ -21,7 +21,12 @@ package struct SliceRecord: Sendable, Codable, Equatable {
     }
     package var state: State
     package var rows: Int
-    package var checksum: String
+    /// Written by earlier versions, which compared each slice as it was copied;
+    /// the final verification is the comparison now.
+    package var checksum: String? = nil
+    /// The new table's parts the move made; nil when they could not be told
+    /// apart (verification then compares whole tables).
+    package var parts: [String]? = nil
 }
 
 /// A slice of the backfill: one partition of the old table, or one hash bucket of it.

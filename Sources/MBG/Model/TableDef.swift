@@ -241,6 +241,8 @@ public struct MigrationDef: Sendable, Hashable, Codable {
     public var lateness: Int
     public var batch: Int?
     public var throttle: Int?
+    /// Backfill slices copied at once; nil uses the runner's default.
+    public var parallel: Int?
     /// SELECT used by bridge and backfill instead of `SELECT <columns> FROM old`.
     public var transform: String?
     /// Forced strategy; nil chooses automatically.

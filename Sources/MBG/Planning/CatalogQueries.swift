@@ -36,6 +36,15 @@ enum CatalogQueries {
         "SELECT name, partition_id, min_block_number, max_block_number, rows FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active ORDER BY partition_id, min_block_number"
     }
 
+    /// `table, name, partition_id, rows, hash` of the active parts of `tables`; the
+    /// hash of the part's files (kept by a move) where the server has it, else ''.
+    static func partFiles(_ db: String, _ tables: [String], fileHash: Bool) -> String {
+        "SELECT table, name, partition_id, rows, \(fileHash ? "hash_of_all_files" : "''") FROM system.parts WHERE database = \(quoteString(db)) AND table IN (\(tables.map(quoteString).joined(separator: ", "))) AND active"
+    }
+
+    /// The server's default thread count (`auto(2)` on current servers, `2` on 18.x).
+    static let maxThreads = "SELECT value FROM system.settings WHERE name = 'max_threads'"
+
     static func maxBlock(_ db: String, _ table: String) -> String {
         "SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active"
     }

@@ -200,14 +200,15 @@ package struct Planner: Sendable {
             let slice = Slice(partition: p, index: 0, buckets: 1, rows: 0)
             let parts: [String]? = strategy == .fence ? ["<parts of \(p) inside the fence>"] : nil
             let filter = s.sliceFilter(strategy: strategy, cutoff: t, parts: parts, slice: slice)
-            return [s.drop(s.stage(i)), s.createStage(i), s.fillStage(i, filter: filter),
-                    s.checksum(of: s.image(filter: filter)), s.checksumTable(s.stage(i))]
+            return [s.drop(s.stage(i)), s.createStage(i), s.fillStage(i, filter: filter)]
                 + s.moveStage(i, partition: p) + [s.drop(s.stage(i))]
         }
-        var backfillSQL = shown.enumerated().flatMap { sliceSQL($0.offset, $0.element) }
-        let after = strategy == .fence ? [s.startMerges(s.old)] : []
-        backfillSQL += after
-        var bfNotes = ["each slice goes through its own stage table, is checked (count and sum of cityHash64) against the old rows, then moved in whole: a retried slice is never counted twice"]
+        // Merges on the new table wait until verification has read the moved parts.
+        let before = [s.stopMerges(s.new)]
+        // Restarted once verification has read both sides (`apply` does both).
+        let after = (strategy == .fence ? [s.startMerges(s.old)] : []) + [s.startMerges(s.new)]
+        let backfillSQL = before + shown.enumerated().flatMap { sliceSQL($0.offset, $0.element) } + after
+        var bfNotes = ["each slice goes through its own stage table and is moved in whole: a retried slice is never counted twice; slices run \(m.throttle != nil ? 1 : (m.parallel ?? defaultBackfillParallel)) at a time"]
         if let slices = state.slices {
             let done = slices.filter { state.slice($0.id)?.state == .done }.count
             bfNotes.append("\(done) of \(slices.count) slice(s) done")
@@ -220,7 +221,7 @@ package struct Planner: Sendable {
             // One slice's statements stand for all: a table of 120 partitions is not 900 lines of plan.
             let stage = s.stageName(0)
             let template = sliceSQL(0, "<partition>").map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
-            backfill.repeated = PlanStep.Repetition(sql: template + after, partitions: shown)
+            backfill.repeated = PlanStep.Repetition(sql: before + template + after, partitions: shown)
         }
         if s.cluster != nil {
             steps += clusterBackfillSteps(m, s, backfill, strategy: strategy)

@@ -209,6 +209,7 @@ package struct MigrationSQL: Sendable {
     package func checksum(of select: String) -> String {
         "SELECT count(), toString(sum(\(rowHash))) FROM (\(select))"
     }
+    package func countTable(_ table: String) -> String { "SELECT count() FROM \(table)" }
     package func checksumTable(_ table: String, where filter: String? = nil) -> String {
         "SELECT count(), toString(sum(\(rowHash))) FROM \(table)\(filter.map { " WHERE " + $0 } ?? "")"
     }
@@ -311,13 +312,20 @@ package struct MigrationSQL: Sendable {
         return "toString(\(p))"
     }
 
+    /// Rows and checksum per old partition of `table`, or of the old rows as
+    /// the new table holds them (`image`).
     package func verifyQuery(_ table: String, image: Bool, filter: String?) -> String {
+        let label = partitionLabel
         if image {
-            return "SELECT \(partitionLabel) AS p, count(), toString(sum(\(rowHash))) FROM (\(self.image(filter: filter))) GROUP BY p ORDER BY p"
+            return "SELECT \(label) AS p, count(), toString(sum(\(rowHash))) FROM (\(self.image(filter: filter))) GROUP BY p ORDER BY p"
         }
-        return "SELECT \(partitionLabel) AS p, count(), toString(sum(\(rowHash))) FROM \(table)\(filter.map { " WHERE " + $0 } ?? "") GROUP BY p ORDER BY p"
+        return "SELECT \(label) AS p, count(), toString(sum(\(rowHash))) FROM \(table)\(filter.map { " WHERE " + $0 } ?? "") GROUP BY p ORDER BY p"
     }
 }
+
+/// Backfill slices copied at once when a migration does not say (`parallel N`):
+/// one slice fills while another is recorded and moved.
+package let defaultBackfillParallel = 2
 
 /// How the bridge's SELECT fills the new table's stored columns that the copy
 /// does not (MATERIALIZED ones, DEFAULT ones the old table lacks).

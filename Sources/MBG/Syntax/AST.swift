@@ -101,6 +101,8 @@ package enum MigrateOption: Sendable, Hashable {
     case cutoff(column: Name, lateness: Int?)
     case batch(Expr)
     case throttle(Expr)
+    /// How many backfill slices run at once.
+    case parallel(Expr)
     case transform(Expr)
     case strategy(Name)
     case cutover(Name)

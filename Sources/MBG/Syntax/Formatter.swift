@@ -478,6 +478,7 @@ final class FormatPrinter {
             return "cutoff " + slice(column.range) + (lateness.map { " lateness " + FormatPrinter.duration($0) } ?? "")
         case .batch(let e): return "batch " + expr(e, 1)
         case .throttle(let e): return "throttle " + expr(e, 1)
+        case .parallel(let e): return "parallel " + expr(e, 1)
         case .transform(let e): return "transform " + leaf(e)
         case .strategy(let n): return "strategy " + slice(n.range)
         case .cutover(let n): return "cutover " + slice(n.range)

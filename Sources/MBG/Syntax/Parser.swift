@@ -21,7 +21,7 @@ package struct Parser {
         "cluster", "sample_by", "index", "projection", "comment", "distributed",
     ]
     static let migrateWords: Set<String> = [
-        "via", "cutoff", "batch", "throttle", "transform", "strategy", "cutover", "name",
+        "via", "cutoff", "batch", "throttle", "parallel", "transform", "strategy", "cutover", "name",
     ]
     /// Words that can never name a variable.
     static let reserved: Set<String> = [
@@ -630,6 +630,7 @@ package struct Parser {
                 option = .cutoff(column: column, lateness: lateness)
             case "batch": option = .batch(try expression())
             case "throttle": option = .throttle(try expression())
+            case "parallel": option = .parallel(try expression())
             case "transform": option = .transform(try sqlText("the transform's SELECT in quotes"))
             case "strategy": option = .strategy(try expectName("'cutoff' or 'fence' after 'strategy'", allowReserved: true))
             case "cutover": option = .cutover(try expectName("'swap' or 'versioned'", allowReserved: true))

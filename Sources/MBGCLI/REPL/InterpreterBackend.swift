@@ -8,7 +8,7 @@ final class InterpreterBackend: ReplBackend {
         "finish", "sql", "let", "fn", "return", "if", "else", "for", "in", "print", "assert",
         "import", "and", "or", "not", "true", "false", "null", "key", "default", "codec",
         "order_by", "primary_key", "partition_by", "engine", "ttl", "settings", "database",
-        "cluster", "to", "as", "via", "cutoff", "lateness", "batch", "throttle", "transform",
+        "cluster", "to", "as", "via", "cutoff", "lateness", "batch", "throttle", "parallel", "transform",
         "strategy", "keep", "force", "swap", "versioned", "fence", "MergeTree",
         "ReplacingMergeTree", "String", "DateTime", "DateTime64", "UInt64", "Int64",
         "LowCardinality", "Nullable",
