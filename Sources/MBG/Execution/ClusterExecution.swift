@@ -64,13 +64,7 @@ extension MigrationRunner {
         guard state.strategy == .cutoff, let t = state.cutoff else {
             throw MigrationError.unsupported(MigrationSQL.fenceOnClusterRefusal)
         }
-        let until = t + m.lateness + 1
-        var now = try serverNow()
-        if now < until { reporter.info("waiting \(until - now) s for T + lateness to pass") }
-        while now < until {
-            clock.sleep(Double(until - now))
-            now = try serverNow()
-        }
+        try waitForLateness(cutoff: t, m)
         if state.slices == nil {
             let filter = s.sliceFilter(strategy: .cutoff, cutoff: t, parts: nil, slice: nil)
             let cap = min(m.batch ?? Int.max, m.throttle ?? Int.max)

@@ -242,19 +242,22 @@ extension MigrationRunner {
         }
     }
 
+    /// No row with ts < T may still be on its way once the backfill reads:
+    /// waits (by the server's clock) until T + lateness has passed.
+    func waitForLateness(cutoff t: Int, _ m: MigrationDef) throws {
+        let until = t + m.lateness + 1
+        var now = try serverNow()
+        if now < until { reporter.info("waiting \(until - now) s for T + lateness to pass") }
+        while now < until {
+            clock.sleep(Double(until - now))
+            now = try serverNow()
+        }
+    }
+
     func backfill(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState) throws {
         if state.phase >= .backfilled { return }
         if let cluster { return try clusterBackfill(m, s, &state, cluster) }
-        if state.strategy == .cutoff, let t = state.cutoff {
-            // No row with ts < T may still be on its way once the backfill reads.
-            let until = t + m.lateness + 1
-            var now = try serverNow()
-            if now < until { reporter.info("waiting \(until - now) s for T + lateness to pass") }
-            while now < until {
-                clock.sleep(Double(until - now))
-                now = try serverNow()
-            }
-        }
+        if state.strategy == .cutoff, let t = state.cutoff { try waitForLateness(cutoff: t, m) }
         var slices = state.slices
         if slices == nil {
             let filter = try strategyFilter(s, state, partition: nil)
