@@ -147,7 +147,8 @@ final class ClusterMigrationTests: XCTestCase {
         defer { if !restarted { _ = try? runProgram(control, ["start-node", "4"], environment: ["MBG_CLUSTER_DIR": dir], timeout: 90) } }
         let r = try mbg(cluster.urls[0], db, file, timeout: 120)
         XCTAssertEqual(r.status, 69, r.stdout + r.stderr)
-        XCTAssertTrue(r.stderr.contains("127.0.0.1:19134 (shard 2, replica 2)"), r.stderr)
+        let port = try int(nodes[0], "SELECT port FROM system.clusters WHERE cluster = \(quoteString(cluster.name)) AND shard_num = 2 AND replica_num = 2")
+        XCTAssertTrue(r.stderr.contains("127.0.0.1:\(port) (shard 2, replica 2)"), r.stderr)
         for node in nodes.prefix(3) {
             XCTAssertEqual(try int(node, "SELECT count() FROM system.tables WHERE database = \(quoteString(db))"), 0, "nothing created")
         }
