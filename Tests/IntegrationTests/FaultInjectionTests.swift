@@ -166,7 +166,28 @@ final class OwnEngine: @unchecked Sendable {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func freePort() -> Int { Int.random(in: 30_000...39_000) }
+    /// Three consecutive ports nothing listens on, below the kernel's ephemeral
+    /// range (32768+), where outgoing connections of a busy machine take theirs.
+    static func freePort() -> Int {
+        for _ in 0..<200 {
+            let port = Int.random(in: 20_000...32_000)
+            if (0..<3).allSatisfy({ canBind(port + $0) }) { return port }
+        }
+        return Int.random(in: 20_000...32_000)
+    }
+
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
 
     static func start(_ kind: Kind, test: XCTestCase) throws -> OwnEngine {
         let dir = NSTemporaryDirectory() + "mbg-own-\(kind.rawValue)-\(UUID().uuidString.prefix(8))"

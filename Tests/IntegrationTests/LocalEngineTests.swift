@@ -15,7 +15,7 @@ final class LocalEngineTests: XCTestCase {
         // Its own run folder and port, so it starts a new engine beside the shared ones.
         let env = [
             "MBG_ENGINE_DIR": dir.path, "MBG_CHDB_VENV": venv.path,
-            "MBG_CHDB_PORT": String(Int.random(in: 40_000...49_000)),
+            "MBG_CHDB_PORT": String(OwnEngine.freePort()),
         ]
         defer {
             _ = try? runProgram(URL(fileURLWithPath: "/bin/bash"), [root.appendingPathComponent("scripts/local-engine").path, "stop"], environment: env, timeout: 60)
