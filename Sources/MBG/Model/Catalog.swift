@@ -106,12 +106,14 @@ public struct Catalog: Sendable, Hashable, Codable {
     /// The database unqualified names resolve in.
     public var database: String
     public var tables: [CatalogTable] {
-        didSet { index = Catalog.makeIndex(tables) }
+        didSet { (index, viewPositions) = Catalog.makeIndex(tables) }
     }
     /// Clusters, macros and ZooKeeper of the server (absent in dumps made before clusters).
     public var topology: ServerTopology?
     /// `database.name` → position in `tables`, so lookups stay cheap in big catalogs.
     private var index: [String: Int] = [:]
+    /// Positions of the views in `tables`: planning asks, per migration, which views read a table.
+    private(set) var viewPositions: [Int] = []
 
     enum CodingKeys: String, CodingKey {
         case formatVersion, capabilities, database, tables, topology
@@ -121,7 +123,7 @@ public struct Catalog: Sendable, Hashable, Codable {
         self.capabilities = capabilities
         self.database = database
         self.tables = tables
-        self.index = Catalog.makeIndex(tables)
+        (self.index, self.viewPositions) = Catalog.makeIndex(tables)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -131,15 +133,17 @@ public struct Catalog: Sendable, Hashable, Codable {
         database = try c.decode(String.self, forKey: .database)
         tables = try c.decode([CatalogTable].self, forKey: .tables)
         topology = try c.decodeIfPresent(ServerTopology.self, forKey: .topology)
-        index = Catalog.makeIndex(tables)
+        (index, viewPositions) = Catalog.makeIndex(tables)
     }
 
-    static func makeIndex(_ tables: [CatalogTable]) -> [String: Int] {
+    static func makeIndex(_ tables: [CatalogTable]) -> ([String: Int], [Int]) {
         var index: [String: Int] = [:]
-        for (i, t) in tables.enumerated() where index["\(t.database).\(t.name)"] == nil {
-            index["\(t.database).\(t.name)"] = i
+        var views: [Int] = []
+        for (i, t) in tables.enumerated() {
+            if index["\(t.database).\(t.name)"] == nil { index["\(t.database).\(t.name)"] = i }
+            if t.isView { views.append(i) }
         }
-        return index
+        return (index, views)
     }
 
     public func table(_ name: String, database: String? = nil) -> CatalogTable? {

@@ -100,7 +100,9 @@ extension Catalog {
         let listed = Set(table(name, database: database)?.dependentViews ?? [])
         let columns = table(name, database: database)?.definition.columns.map(\.name) ?? []
         var out: [DependentView] = []
-        for t in tables where t.isView && !except.contains("\(t.database).\(t.name)") {
+        for i in viewPositions {
+            let t = tables[i]
+            guard !except.contains("\(t.database).\(t.name)") else { continue }
             guard let select = viewSelect(t.createQuery) else { continue }
             let refs = tableReferences(in: select, database: database, name: name, defaultDatabase: t.database)
             guard listed.contains("\(t.database).\(t.name)") || !refs.isEmpty else { continue }
