@@ -161,6 +161,10 @@ package struct MigrationSQL: Sendable {
         }
         return "CREATE TABLE \(probeTarget) AS \(new)"
     }
+    /// A table TTL may drop the probe's row of defaults (its time is 1970) before it
+    /// is counted: under ttl_only_drop_parts an expired part goes at once. TTL never
+    /// rejects a block, so the copy goes without it.
+    package var removeProbeTTL: String? { migration.to.ttl == nil ? nil : "ALTER TABLE \(probeTarget) REMOVE TTL" }
     package func createProbeBridge(shape: BridgeShape) -> String {
         "CREATE MATERIALIZED VIEW \(probeBridge) TO \(probeTarget) AS \(bridgeSelect(filter: nil, source: probeSource, shape: shape))"
     }
