@@ -15,7 +15,9 @@ final class SchemaCorpusTests: XCTestCase {
     static let rows = 3_000
 
     // Plausible events on 18.16 once held 10 duplicated rows (a writer's insert failed with
-    // code 60 while the bridge was being created); it passed twice in a row since.
+    // code 60 while the bridge was being created); it passed twice in a row since. GitHub
+    // events on 18.16 once held 5 duplicated rows (mbg's verification refused the cut-over):
+    // the fence race on 18.16 that branch perf's 45a8442 fixes; this branch lacks that fix.
     func testPlausibleEvents() { migrate("plausible_events", logical: "events", id: "session_id", lanes: [.v18, .v26]) }
     func testPlausibleSessions() { migrate("plausible_sessions", logical: "sessions", id: "session_id", lanes: [.v18, .v26]) }
     /// 18.16 runs it without the projection and with Enum8 for Enum (see the file).
