@@ -14,14 +14,58 @@ final class SchemaCorpusTests: XCTestCase {
     static let user = ProcessInfo.processInfo.environment["MBG_TEST_USER"] ?? "mbg_test"
     static let rows = 3_000
 
-    // One lane/schema pair fails today and is left out until fixed (not counted as passing):
-    // - events on 18.16: verification reports equal counts but different checksums in two
-    //   partitions, and the new version holds 10 duplicated rows after a writer's insert
-    //   failed with code 60 while the bridge was being created.
-    func testPlausibleEvents() { migrate("plausible_events", logical: "events", id: "session_id", lanes: [.v26]) }
+    // Plausible events on 18.16 once held 10 duplicated rows (a writer's insert failed with
+    // code 60 while the bridge was being created); it passed twice in a row since. GitHub
+    // events on 18.16 once held 5 duplicated rows (mbg's verification refused the cut-over):
+    // the fence race on 18.16 that branch perf's 45a8442 fixes; this branch lacks that fix.
+    func testPlausibleEvents() { migrate("plausible_events", logical: "events", id: "session_id", lanes: [.v18, .v26]) }
     func testPlausibleSessions() { migrate("plausible_sessions", logical: "sessions", id: "session_id", lanes: [.v18, .v26]) }
+    /// 18.16 runs it without the projection and with Enum8 for Enum (see the file).
+    func testGitHubEvents() { migrate("github_events", logical: "github_events", id: "comment_id", lanes: [.v18, .v26]) }
+    /// 26.9 only: 18.16 has no Map, DateTime64, CODEC or TTL. Times lie in 2030 so that
+    /// the 180-day TTL removes nothing while the test runs; a week makes 7 daily partitions.
+    func testOpenTelemetryTraces() {
+        migrate("otel_traces", logical: "otel_traces", id: "Duration", lanes: [.v26], since: "2030-01-01 00:00:00", span: 604_800)
+    }
+    /// 26.9 only: 18.16 has no DateTime64, Map or CODEC.
+    func testPostHogEvents() { migrate("posthog_events", logical: "events", id: "_offset", lanes: [.v26]) }
 
-    func migrate(_ schema: String, logical: String, id: String, lanes: [Lane]) {
+    /// Lines of a schema file that only 18.16 needs changed: a line ending in
+    /// `-- not on 18.16` is dropped there, and `-- on 18.16 replace: A => B` replaces A by B.
+    static func ddl(_ lines: [String], modern: Bool) -> String {
+        var body = lines.filter { !$0.hasPrefix("--") }
+        if modern { return body.joined(separator: "\n") }
+        body.removeAll { $0.hasSuffix("-- not on 18.16") }
+        var text = body.joined(separator: "\n")
+        let marker = "-- on 18.16 replace: "
+        for line in lines where line.hasPrefix(marker) {
+            let parts = line.dropFirst(marker.count).components(separatedBy: " => ")
+            if parts.count == 2 { text = text.replacingOccurrences(of: parts[0], with: parts[1]) }
+        }
+        return text
+    }
+
+    /// A generated value of `type` for row `number`: dates from `since` over `span` seconds.
+    static func value(_ type: String, since: String, span: Int) -> String {
+        func inner(_ prefix: String) -> String { String(type.dropFirst(prefix.count).dropLast()) }
+        for wrapper in ["Nullable(", "LowCardinality("] where type.hasPrefix(wrapper) {
+            return value(inner(wrapper), since: since, span: span)
+        }
+        if type.hasPrefix("Array(") { return "[\(value(inner("Array("), since: since, span: span))]" }
+        if type.hasPrefix("Map(") { return "map('k', toString(number % 10))" }
+        if type.hasPrefix("Enum") {
+            // The names are the quoted parts of Enum8('a' = 1, 'b' = 2).
+            let names = type.split(separator: "'", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { "'\($0.element)'" }
+            return "[\(names.joined(separator: ", "))][number % \(names.count) + 1]"
+        }
+        if type == "UUID" { return "toUUID(concat('00000000-0000-0000-0000-', substring(toString(1000000000000 + number), 2)))" }
+        if type.contains("DateTime") { return "toDateTime('\(since)') + (number * 600) % \(span)" }
+        if type.contains("String") { return "toString(number % 10)" }
+        return "number % 100"
+    }
+
+    func migrate(_ schema: String, logical: String, id: String, lanes: [Lane],
+                 since: String = "2024-01-01 00:00:00", span: Int = 31_536_000) {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Schemas")
         guard let text = try? String(contentsOf: dir.appendingPathComponent(schema + ".sql"), encoding: .utf8) else {
             return XCTFail("Tests/Schemas/\(schema).sql is missing")
@@ -30,21 +74,22 @@ final class SchemaCorpusTests: XCTestCase {
         let marker = "-- new order_by: "
         guard let orderLine = lines.first(where: { $0.hasPrefix(marker) }) else { return XCTFail("\(schema): no new order_by line") }
         let newOrder = String(orderLine.dropFirst(marker.count))
-        let ddl = lines.filter { !$0.hasPrefix("--") }.joined(separator: "\n")
         onEveryLane(lanes, timeout: 120) { ctx in
             let settings18 = ctx.lane.isModern ? [:] : ["allow_experimental_low_cardinality_type": "1"]
             let old = qualified(ctx.database, logical + "_0_0")
+            let ddl = Self.ddl(lines, modern: ctx.lane.isModern)
             try ctx.transport.run(ddl.replacingOccurrences(of: "{db}", with: quoteIdentifier(ctx.database)), settings: settings18)
-            let columns = try ctx.transport.run("SELECT name, type FROM system.columns WHERE database = \(quoteString(ctx.database)) AND table = \(quoteString(logical + "_0_0"))").rows
+            // Computed columns cannot be written: the table computes them.
+            let columns = try ctx.transport.run("""
+                SELECT name, type FROM system.columns WHERE database = \(quoteString(ctx.database)) \
+                AND table = \(quoteString(logical + "_0_0")) AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')
+                """).rows
             // Generated values: `number` is the row's id.
             let exprs = columns.map { row -> String in
                 let name = row[0] ?? "", type = row[1] ?? ""
                 if name == id { return "number" }
                 if name == "sign" { return "1" }
-                if type.contains("DateTime") { return "toDateTime('2024-01-01 00:00:00') + (number * 600) % 31536000" }
-                if type.hasPrefix("Array(") { return "[toString(number % 7)]" }
-                if type.contains("String") { return "toString(number % 10)" }
-                return "number % 100"
+                return Self.value(type, since: since, span: span)
             }
             let list = columns.map { quoteIdentifier($0[0] ?? "") }.joined(separator: ", ")
             let select = exprs.joined(separator: ", ")

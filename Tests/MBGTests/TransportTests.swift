@@ -282,6 +282,10 @@ final class CatalogParsingTests: XCTestCase {
         XCTAssertNil(t.primaryKey)
         XCTAssertNil(t.partitionBy)
         XCTAssertEqual(t.settings, [])
+        // A default before another setting stays, keeping the clause's order in a copy.
+        XCTAssertEqual(
+            withoutTrailingDefaults([SettingDef(name: "index_granularity", value: "8192"), SettingDef(name: "ttl_only_drop_parts", value: "1")]).map(\.name),
+            ["index_granularity", "ttl_only_drop_parts"])
     }
 
     func testLiveColumn() {

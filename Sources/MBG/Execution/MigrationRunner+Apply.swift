@@ -99,6 +99,7 @@ extension MigrationRunner {
                 for sql in s.dropProbe { try run(sql) }
                 try run(s.createProbeSource())
                 try run(s.createProbeTarget())
+                if let sql = s.removeProbeTTL { try run(sql) }
                 try run(s.createProbeBridge(shape: shape))
                 try run(s.probeInsert)
                 let n = Int(try run(s.probeCount).scalar ?? "") ?? 0

@@ -153,14 +153,25 @@ package struct MigrationSQL: Sendable {
     /// Same engine as the new table: its write path is what rejects a bad block.
     /// Except the collapsing engines: they reject the probe's row of defaults
     /// for its sign (0, not ±1), which says nothing about the bridge, so there
-    /// the copy is a plain MergeTree with the same columns.
+    /// the copy is a plain MergeTree with the same columns and keys.
     package func createProbeTarget() -> String {
         if migration.to.isReplicated { return localCopyOfNew(named: "_mbg_probe_dst_\(newName)") }
         if migration.to.engine.contains("CollapsingMergeTree") {
-            return "CREATE TABLE \(probeTarget) AS \(new) ENGINE = MergeTree ORDER BY tuple()"
+            // The keys stay: 26.9 takes SAMPLE BY from the AS table, and it must be in the key.
+            let t = migration.to
+            var sql = "CREATE TABLE \(probeTarget) AS \(new) ENGINE = MergeTree"
+            if let p = t.partitionBy, !p.isEmpty { sql += " PARTITION BY \(p)" }
+            sql += " ORDER BY \(keyTuple(t.effectiveOrderBy))"
+            if let pk = t.effectivePrimaryKey { sql += " PRIMARY KEY \(keyTuple(pk))" }
+            if let sample = t.sampleBy, !sample.isEmpty { sql += " SAMPLE BY \(sample)" }
+            return sql
         }
         return "CREATE TABLE \(probeTarget) AS \(new)"
     }
+    /// A table TTL may drop the probe's row of defaults (its time is 1970) before it
+    /// is counted: under ttl_only_drop_parts an expired part goes at once. TTL never
+    /// rejects a block, so the copy goes without it.
+    package var removeProbeTTL: String? { migration.to.ttl == nil ? nil : "ALTER TABLE \(probeTarget) REMOVE TTL" }
     package func createProbeBridge(shape: BridgeShape) -> String {
         "CREATE MATERIALIZED VIEW \(probeBridge) TO \(probeTarget) AS \(bridgeSelect(filter: nil, source: probeSource, shape: shape))"
     }

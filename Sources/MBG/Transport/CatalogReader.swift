@@ -155,9 +155,18 @@ func liveTableDef(
         columns: columns, orderBy: orderBy, primaryKey: primary,
         partitionBy: partitionKey.isEmpty ? nil : partitionKey,
         engine: clauses.engine.isEmpty ? engine : clauses.engine, ttl: clauses.ttl,
-        settings: clauses.settings.filter { defaultTableSettings[$0.name] != normalizedSQL($0.value) },
+        settings: withoutTrailingDefaults(clauses.settings),
         sampleBy: isMergeTree ? clauses.sampleBy : nil,
         comment: clauses.comment.map(sqlStringValue))
+}
+
+/// Settings at their default are dropped only from the end: the server appends them
+/// there itself, so a copy without them shows the same clause. One before another
+/// setting stays, or the copy's clause would come out reordered.
+func withoutTrailingDefaults(_ settings: [SettingDef]) -> [SettingDef] {
+    var out = settings
+    while let last = out.last, defaultTableSettings[last.name] == normalizedSQL(last.value) { out.removeLast() }
+    return out
 }
 
 /// `engine_full` taken apart:
