@@ -288,6 +288,27 @@ extension ClusterMigrationTests {
     }
 }
 
+extension ClusterMigrationTests {
+    /// The table dropped on node 4 only: apply through node 1 (where it exists
+    /// as declared) reports the node that lacks it, by shard and replica.
+    func testDriftNamesTheNodeMissingTheTable() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let (db, nodes, file) = try setUp(cluster)
+        defer { tearDown(db, nodes) }
+        try Self.script(cluster: cluster.name, migrate: false).write(to: file, atomically: true, encoding: .utf8)
+        var r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse((r.stdout + r.stderr).contains("drift"), r.stdout + r.stderr)
+        try nodes[3].run("DROP TABLE \(db).events_0_0_local")
+        r = try mbg(cluster.urls[0], db, file)
+        XCTAssertTrue(
+            r.stderr.contains("drift: events_0_0_local is missing on shard 02, replica r2 (127.0.0.1:19134) of cluster \(cluster.name)"),
+            r.stdout + r.stderr)
+        XCTAssertFalse(r.stderr.contains("events_0_0 is missing"), r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "is missing on").count - 1, 1, r.stderr)
+    }
+}
+
 private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
