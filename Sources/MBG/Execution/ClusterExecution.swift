@@ -106,6 +106,11 @@ extension MigrationRunner {
             let leftovers = Set(
                 try runner.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString("_mbg_stage_\(s.newName)_")))")
                     .rows.compactMap { $0.first ?? nil })
+            // A run killed between recording a slice done and dropping its stage left the stage.
+            for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state == .done
+                && leftovers.contains(s.stageName(index)) {
+                try runner.run(s.drop(s.stage(index)))
+            }
             for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != .done {
                 let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers)
                 let done = progress.add(rows)

@@ -259,6 +259,10 @@ extension MigrationRunner {
         let leftovers = Set(
             try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
+        // A run killed between recording a slice done and dropping its stage left the stage.
+        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state == .done && leftovers.contains(s.stageName(index)) {
+            try run(s.drop(s.stage(index)))
+        }
         for (index, slice) in all.enumerated() where state.slice(slice.id)?.state != .done {
             let rows = try copySlice(m, s, state, slice, index: index, parts: parts, leftovers: leftovers)
             copied += rows
