@@ -8,7 +8,7 @@ import XCTest
 final class ClusterMigrationTests: XCTestCase {
     private static let ddl = ["distributed_ddl_task_timeout": "60"]
 
-    static func script(cluster: String, migrate: Bool) -> String {
+    static func script(cluster: String, migrate: Bool, options: String = "") -> String {
         var text = """
             table events v0.0 {
                 id          UInt64  key
@@ -22,7 +22,7 @@ final class ClusterMigrationTests: XCTestCase {
             text += """
                 table events v0.1 order_by id, created_at      # derived: same engine, cluster and distribution
 
-                migrate events v0.0 -> v0.1 cutoff created_at lateness 2s
+                migrate events v0.0 -> v0.1 cutoff created_at lateness 2s\(options)
 
                 """
         }
@@ -174,6 +174,139 @@ final class ClusterMigrationTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("internal_replication off on shard(s) 1, 2"), r.stderr)
         XCTAssertTrue(r.stderr.contains("<internal_replication>true</internal_replication>"), r.stderr)
         XCTAssertEqual(try int(nodes[0], "SELECT count() FROM system.tables WHERE database = \(quoteString(db)) AND name LIKE 'events%'"), 0)
+    }
+}
+
+extension ClusterMigrationTests {
+    /// The v0.0 table with `rows` old rows over three months, written through the Distributed table.
+    private func seeded(_ cluster: ClusterLane, rows: Int) throws -> (db: String, nodes: [HTTPTransport], file: URL) {
+        let (db, nodes, file) = try setUp(cluster)
+        try Self.script(cluster: cluster.name, migrate: false).write(to: file, atomically: true, encoding: .utf8)
+        let r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        _ = try nodes[0].execute(Query(
+            "INSERT INTO \(db).events_0_0 SELECT number, toString(number), toDateTime('2024-01-01 00:00:00') + number * 400, 0 FROM numbers(\(rows))",
+            settings: ["insert_distributed_sync": "1"]))
+        return (db, nodes, file)
+    }
+
+    /// `mbg run` started without waiting, so a test can kill it or race it.
+    private func spawn(_ url: URL, _ db: String, _ file: URL) throws -> Process {
+        let p = Process()
+        p.executableURL = productsDirectory().appendingPathComponent("mbg")
+        p.arguments = ["run", "--url", url.absoluteString, "--database", db, "--yes", file.path]
+        var env = ProcessInfo.processInfo.environment
+        env["MBG_HOME"] = repositoryRoot().path
+        env["NO_COLOR"] = "1"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Every old row exactly once in events_0_1, replicas of each shard equal, no stage or mutex left.
+    private func assertExactlyOnce(_ db: String, _ nodes: [HTTPTransport], rows: Int) throws {
+        for node in nodes { _ = try? node.run("SYSTEM SYNC REPLICA \(db).events_0_1_local") }
+        XCTAssertEqual(try int(nodes[0], "SELECT count() FROM \(db).events_0_1"), rows, "rows in events_0_1")
+        XCTAssertEqual(try int(nodes[0], "SELECT uniqExact(id) FROM \(db).events_0_1"), rows, "distinct ids in events_0_1")
+        for (a, b) in [(0, 1), (2, 3)] {
+            let q = "SELECT toString(count()) || '/' || toString(sum(cityHash64(id, name, created_at, seq))) FROM \(db).events_0_1_local"
+            XCTAssertEqual(try nodes[a].run(q).scalar, try nodes[b].run(q).scalar, "replicas \(a + 1) and \(b + 1)")
+        }
+        for (i, node) in nodes.enumerated() {
+            let left = try node.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND (startsWith(name, '_mbg_stage') OR startsWith(name, '_mbg_mutex'))")
+                .rows.compactMap { $0.first ?? nil }
+            XCTAssertEqual(left, [], "stage or mutex tables left on node \(i + 1)")
+        }
+    }
+
+    private func doneSlices(_ node: HTTPTransport, _ db: String) throws -> (done: Int, total: Int, phase: String) {
+        let done = try int(node, "SELECT countIf(v LIKE '%\"done\"%') FROM (SELECT key, argMax(value, seq) AS v FROM \(db)._mbg_state WHERE migration = 'events' AND startsWith(key, 'slice/') GROUP BY key)")
+        let slices = try node.run("SELECT argMax(value, seq) FROM \(db)._mbg_state WHERE migration = 'events' AND key = 'slices'").scalar ?? ""
+        let total = slices.components(separatedBy: "\"partition\"").count - 1
+        let phase = try node.run("SELECT argMax(value, seq) FROM \(db)._mbg_state WHERE migration = 'events' AND key = 'phase'").scalar ?? ""
+        return (done, total, phase)
+    }
+
+    /// kill -9 of a run through node 1 once a backfill slice is done, then the
+    /// same script through node 3: it takes the dead run's lock over at once
+    /// and finishes with every row exactly once.
+    func testKilledMidBackfillResumedThroughAnotherNode() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let rows = 24000
+        let (db, nodes, file) = try seeded(cluster, rows: rows)
+        defer { tearDown(db, nodes) }
+        // 2000-row slices at 4000 rows/s over the cluster: about 6 s of backfill.
+        try Self.script(cluster: cluster.name, migrate: true, options: " batch 2000 throttle 4000")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let first = try spawn(cluster.urls[0], db, file)
+        var seen = (done: 0, total: 0, phase: "")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && first.isRunning {
+            seen = (try? doneSlices(nodes[0], db)) ?? seen
+            if seen.done > 0 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertTrue(first.isRunning, "the first run ended before it could be killed")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let atKill = try doneSlices(nodes[0], db)
+        XCTAssertGreaterThan(atKill.done, 0, "killed after a slice was done")
+        XCTAssertLessThan(atKill.done, atKill.total, "killed before the backfill finished")
+        XCTAssertEqual(atKill.phase, "started")
+        let lock = try nodes[2].run("SELECT argMax(value, seq) FROM \(db)._mbg_state WHERE migration = 'events' AND key = 'lock'").scalar ?? ""
+        XCTAssertTrue(lock.contains(":\(first.processIdentifier)\""), "the killed run holds the lock: \(lock)")
+
+        let started = Date()
+        let r = try mbg(cluster.urls[2], db, file, timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("process \(first.processIdentifier) no longer exists on this host"), r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60, "taken over at once, not after the stale period")
+        try assertExactlyOnce(db, nodes, rows: rows)
+        for node in nodes {
+            _ = try? node.run("SYSTEM SYNC REPLICA \(db)._mbg_state")
+            XCTAssertEqual(try doneSlices(node, db).phase, "cut_over")
+        }
+        print("cluster kill -9: \(atKill.done) of \(atKill.total) slices done at the kill; resumed through node 3 in \(Int(Date().timeIntervalSince(started))) s")
+    }
+
+    /// Two runs of the same migration started at once through nodes 1 and 3:
+    /// one migrates, the other exits 73 (locked); rows exactly once.
+    func testConcurrentRunsThroughTwoNodesOneLocked() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let rows = 12000
+        let (db, nodes, file) = try seeded(cluster, rows: rows)
+        defer { tearDown(db, nodes) }
+        try Self.script(cluster: cluster.name, migrate: true, options: " batch 2000 throttle 4000")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let a = try spawn(cluster.urls[0], db, file)
+        let b = try spawn(cluster.urls[2], db, file)
+        a.waitUntilExit()
+        b.waitUntilExit()
+        XCTAssertEqual([a.terminationStatus, b.terminationStatus].sorted(), [0, 73], "one migrates, the other is locked out")
+        try assertExactlyOnce(db, nodes, rows: rows)
+    }
+}
+
+extension ClusterMigrationTests {
+    /// The table dropped on node 4 only: apply through node 1 (where it exists
+    /// as declared) reports the node that lacks it, by shard and replica.
+    func testDriftNamesTheNodeMissingTheTable() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let (db, nodes, file) = try setUp(cluster)
+        defer { tearDown(db, nodes) }
+        try Self.script(cluster: cluster.name, migrate: false).write(to: file, atomically: true, encoding: .utf8)
+        var r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse((r.stdout + r.stderr).contains("drift"), r.stdout + r.stderr)
+        try nodes[3].run("DROP TABLE \(db).events_0_0_local")
+        r = try mbg(cluster.urls[0], db, file)
+        XCTAssertTrue(
+            r.stderr.contains("drift: events_0_0_local is missing on shard 02, replica r2 (127.0.0.1:19134) of cluster \(cluster.name)"),
+            r.stdout + r.stderr)
+        XCTAssertFalse(r.stderr.contains("events_0_0 is missing"), r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "is missing on").count - 1, 1, r.stderr)
     }
 }
 

@@ -42,6 +42,54 @@ final class LockTakeoverTests: XCTestCase {
     }
 }
 
+/// Runs that try to take a free lock at the same instant: exactly one gets
+/// it. Without the mutex around the read-check-write, two can both read
+/// "free" and the earlier writer re-reads before the later row lands.
+final class LockRaceTests: XCTestCase {
+    func test18OneWinner() throws { try oneWinner(.v18) }
+    func test26OneWinner() throws { try oneWinner(.v26) }
+
+    func oneWinner(_ lane: Lane) throws {
+        onEveryLane([lane], timeout: 120) { env in
+            let m = env.migration(strategy: .fence, mode: .versioned)
+            let store = StateStore(transport: env.transport, database: env.database, owner: "x", clock: .system)
+            try store.ensureTable()
+            for round in 0..<5 {
+                let runners = (0..<6).map { i in
+                    MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,
+                                    reporter: CollectingReporter(), owner: "race-\(round)-\(i)")
+                }
+                let winners = Winners()
+                DispatchQueue.concurrentPerform(iterations: runners.count) { i in
+                    do {
+                        try runners[i].acquireLock(m, MigrationState(), takeOver: false)
+                        winners.add(i)
+                    } catch MigrationError.locked {
+                    } catch {
+                        winners.fail("\(error)")
+                    }
+                }
+                XCTAssertEqual(winners.list.count, 1, "round \(round): winners \(winners.list), errors \(winners.errors)")
+                XCTAssertEqual(winners.errors, [])
+                if let w = winners.list.first {
+                    XCTAssertEqual(try store.load(m.name).lock?.owner, "race-\(round)-\(w)")
+                    runners[w].releaseLock(m)
+                }
+            }
+        }
+    }
+}
+
+private final class Winners: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [Int] = []
+    private var failures: [String] = []
+    var list: [Int] { lock.lock(); defer { lock.unlock() }; return ids }
+    var errors: [String] { lock.lock(); defer { lock.unlock() }; return failures }
+    func add(_ i: Int) { lock.lock(); ids.append(i); lock.unlock() }
+    func fail(_ e: String) { lock.lock(); failures.append(e); lock.unlock() }
+}
+
 /// A pid that surely no longer exists: a child that has exited and been reaped.
 func deadPid() -> Int32 {
     var pid: pid_t = 0

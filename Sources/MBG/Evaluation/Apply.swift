@@ -18,7 +18,10 @@ extension Interpreter {
         case .run: recording = false
         }
         let migrations = session.migrations.filter { only == nil || $0.name == only }
-        if !recording { try preflightClusters(plan, location) }
+        if !recording {
+            try preflightClusters(plan, location)
+            for warning in try clusterNodeDrift(plan, location) { output.warning(warning) }
+        }
         // Plain tables first (a migration creates its own target), then migrations, then views.
         for step in plan.steps where step.migration == nil && step.kind == .createTable && step.status == .pending {
             try wrap(location) { for sql in step.sql { try transport.run(sql) } }

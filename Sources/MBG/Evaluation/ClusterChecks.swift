@@ -50,3 +50,34 @@ extension Interpreter {
         }
     }
 }
+
+extension Interpreter {
+    /// A clustered table that exists on the connected node as declared may
+    /// still be missing on another node (dropped there, or a host added to the
+    /// cluster later): the plan sees one node, so every host is asked here.
+    /// One warning line per missing table and node, naming shard and replica.
+    func clusterNodeDrift(_ plan: Plan, _ location: SourceLocation) throws -> [String] {
+        let existing = Set(plan.steps.filter { $0.migration == nil && $0.kind == .createTable && $0.status == .done }.map(\.target))
+        let tables = session.tables.filter { existing.contains($0.physicalName) && $0.cluster != nil }
+        guard !tables.isEmpty else { return [] }
+        let transport = try requireTransport(location)
+        let database = try currentCatalog(at: location).database
+        var out: [String] = []
+        for name in Set(tables.compactMap(\.cluster)).sorted() {
+            try wrap(location) {
+                let nodes = try ClusterNodes(connected: transport, cluster: name)
+                for t in tables where t.cluster == name {
+                    let db = t.database ?? database
+                    let names = t.distributedBy == nil ? [t.physicalName] : [t.dataName, t.physicalName]
+                    for host in nodes.info.hosts {
+                        let found = Set(try nodes.transport(host).run(CatalogQueries.tables(db, names)).rows.compactMap { $0.first ?? nil })
+                        for n in names where !found.contains(n) {
+                            out.append("drift: \(n) is missing on \(nodes.describe(host)) of cluster \(name); it exists on the other nodes")
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -28,6 +28,7 @@ extension MigrationRunner {
 
     func copySettings(from other: MigrationRunner) {
         staleLockSeconds = other.staleLockSeconds
+        mutexAbandonedSeconds = other.mutexAbandonedSeconds
         cutoffMarginSeconds = other.cutoffMarginSeconds
         fenceSettleSeconds = other.fenceSettleSeconds
         faultHook = other.faultHook
@@ -91,13 +92,28 @@ extension MigrationRunner {
         let label = "backfill \(m.name)"
         let reporter = self.reporter
         let clock = self.clock
+        // The throttle is for the whole cluster: each shard gets its share.
+        let shardLimit = m.throttle.map { max(1, $0 / max(nodes.info.shards.count, 1)) }
         try perShard(nodes) { shard, runner in
+            var copiedHere = 0
+            let shardStarted = clock.now()
             let leftovers = Set(
                 try runner.run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                     .rows.compactMap { $0.first ?? nil })
+            // A run killed between recording a slice done and dropping its stage left the stage.
+            for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state == .done
+                && leftovers.contains(s.stageName(index)) {
+                try runner.run(s.drop(s.stage(index)))
+            }
             for (index, slice) in all.enumerated() where slice.shard == shard && snapshot.slice(slice.id)?.state != .done {
                 let rows = try runner.copySlice(m, s, snapshot, slice, index: index, parts: nil, leftovers: leftovers, settings: [:], moves: NSLock())
                 let done = progress.add(rows)
+                copiedHere += rows
+                if let limit = shardLimit {
+                    let due = Double(copiedHere) / Double(limit)
+                    let elapsed = clock.now() - shardStarted
+                    if due > elapsed { clock.sleep(due - elapsed) }
+                }
                 reporter.progress(label, done: done, total: max(total, done), rowsPerSecond: Double(done) / max(clock.now() - started, 0.001))
             }
         }

@@ -183,6 +183,8 @@ extension MigrationRunner {
         try store.write(m.name, "fence_start", encodeJSON(ranges))
         try fault("bridge.before")
         try run(s.createBridge(cutoff: nil, shape: shape))
+        // When the bridge existed (server time): inserts older than this may still be on their way.
+        try store.write(m.name, "bridge_at", String(try serverNow()))
         warnOldServerBridge()
         reporter.info("bridge \(s.bridge) created; fence on \(parts.count) part(s)")
         try fault("bridge.after")
@@ -196,6 +198,18 @@ extension MigrationRunner {
             throw MigrationError.inconsistent("the bridge \(s.bridge) exists but no fence was recorded; roll back and apply again")
         }
         clock.sleep(fenceSettleSeconds)
+        // Until every insert that began before the bridge has ended, one of them
+        // may have written its part and not yet pushed it through the bridge:
+        // it would look unforwarded, be fenced, and then arrive twice.
+        if let since = state.values["bridge_at"].flatMap({ Int($0) }) ?? state.writtenAt["fence_start"] {
+            let deadline = clock.now() + 120
+            while clock.now() < deadline {
+                let running = Int(try run(CatalogQueries.insertsRunning(into: s.oldName, forAtLeast: try serverNow() - since - 1)).scalar ?? "0") ?? 0
+                if running == 0 { break }
+                reporter.info("waiting for \(running) insert(s) into \(s.old) that began before the bridge")
+                clock.sleep(0.5)
+            }
+        }
         var fence = start
         var unreached: [Part] = []
         for part in try activeParts(oldDB, s.oldName) {
@@ -290,6 +304,10 @@ extension MigrationRunner {
         let leftovers = Set(
             try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
+        // A run killed between recording a slice done and dropping its stage left the stage.
+        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state == .done && leftovers.contains(s.stageName(index)) {
+            try run(s.drop(s.stage(index)))
+        }
         let pending = all.enumerated().filter { state.slice($0.element.id)?.state != .done }
         // A throttle paces one slice at a time (exact); otherwise slices overlap,
         // each filling while another is recorded and moved.

@@ -20,6 +20,8 @@ package final class MigrationRunner: @unchecked Sendable {
 
     /// A lock whose holder wrote nothing for this long may be taken over (explicitly).
     package var staleLockSeconds = 60
+    /// A lock mutex (see `withLockMutex`) this old was left by a killed run.
+    package var mutexAbandonedSeconds = 10
     /// Cutoff: how far in the future T is placed; the bridge must exist before T.
     package var cutoffMarginSeconds = 3
     /// Fence: how long inserts that started before the bridge may still run.
@@ -134,6 +136,44 @@ package final class MigrationRunner: @unchecked Sendable {
     // MARK: - Lock
 
     func acquireLock(_ m: MigrationDef, _ state: MigrationState, takeOver: Bool) throws {
+        try withLockMutex(m) { try acquireLockUnlocked(m, try store.load(m.name), takeOver: takeOver) }
+    }
+
+    /// Makes the read-check-write of the lock row atomic. Without it two runs
+    /// can both read "free", both write, and the earlier writer re-reads before
+    /// the later one's row lands, so both go on. `CREATE TABLE` without
+    /// `IF NOT EXISTS` succeeds for one caller only on the node that holds the
+    /// state (on a cluster every run uses the coordinator's, so this is
+    /// cluster-wide). The section lasts milliseconds; a mutex older than
+    /// `mutexAbandonedSeconds` belongs to a run killed inside it.
+    func withLockMutex<T>(_ m: MigrationDef, _ body: () throws -> T) throws -> T {
+        let bare = "_mbg_mutex_" + m.name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        let name = qualified(database, bare)
+        let state = store.transport
+        let deadline = clock.now() + Double(mutexAbandonedSeconds * 2)
+        while true {
+            do {
+                try state.run("CREATE TABLE \(name) (owner String) ENGINE = Memory")
+                break
+            } catch let TransportError.server(code, _, _, _) where code == 57 {  // TABLE_ALREADY_EXISTS
+                let age = Int(try state.run(
+                    "SELECT toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(bare))"
+                ).scalar ?? "") ?? 0
+                if age > mutexAbandonedSeconds {
+                    reporter.warning("removing the lock mutex of \(m.name) left \(age) s ago by a killed run")
+                    _ = try? state.run("DROP TABLE IF EXISTS \(name)")
+                } else if clock.now() > deadline {
+                    throw MigrationError.locked(migration: m.name, owner: "?", since: "?", heartbeatAgeSeconds: 0, stale: false)
+                } else {
+                    clock.sleep(0.05)
+                }
+            }
+        }
+        defer { _ = try? state.run("DROP TABLE IF EXISTS \(name)") }
+        return try body()
+    }
+
+    private func acquireLockUnlocked(_ m: MigrationDef, _ state: MigrationState, takeOver: Bool) throws {
         if let l = state.lock, l.owner != owner {
             let stale = state.lockAge > staleLockSeconds
             if let pid = Self.deadOwnerOnThisHost(l.owner) {
@@ -148,7 +188,7 @@ package final class MigrationRunner: @unchecked Sendable {
         }
         let since = state.lock?.owner == owner ? state.lock!.since : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: clock.now()))
         try store.write(m.name, "lock", encodeJSON(LockRecord(owner: owner, since: since)))
-        // Two runs may have written at once: the later row wins, the other backs off.
+        // The mutex serialises writers; the re-read checks the row landed.
         let again = try store.load(m.name)
         if let l = again.lock, l.owner != owner {
             throw MigrationError.locked(migration: m.name, owner: l.owner, since: l.since, heartbeatAgeSeconds: again.lockAge, stale: false)

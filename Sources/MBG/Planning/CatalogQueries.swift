@@ -53,4 +53,10 @@ enum CatalogQueries {
     static func viewCount(_ db: String) -> String {
         "SELECT count() FROM system.tables WHERE database = \(quoteString(db)) AND engine IN ('View', 'MaterializedView')"
     }
+
+    /// Inserts naming `table` that have run for at least `seconds`: those that
+    /// began before a moment `seconds` ago (the bridge's creation) and are still going.
+    static func insertsRunning(into table: String, forAtLeast seconds: Int) -> String {
+        "SELECT count() FROM system.processes WHERE positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0 AND elapsed >= \(max(0, seconds))"
+    }
 }
