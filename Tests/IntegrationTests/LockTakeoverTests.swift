@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import MBG
@@ -88,15 +89,4 @@ private final class Winners: @unchecked Sendable {
     var errors: [String] { lock.lock(); defer { lock.unlock() }; return failures }
     func add(_ i: Int) { lock.lock(); ids.append(i); lock.unlock() }
     func fail(_ e: String) { lock.lock(); failures.append(e); lock.unlock() }
-}
-
-/// A pid that surely no longer exists: a child that has exited and been reaped.
-func deadPid() -> Int32 {
-    var pid: pid_t = 0
-    var args: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-    defer { args.forEach { free($0) } }
-    guard posix_spawn(&pid, "/bin/true", nil, nil, &args, nil) == 0 else { return Int32.max }
-    var status: Int32 = 0
-    waitpid(pid, &status, 0)
-    return pid
 }

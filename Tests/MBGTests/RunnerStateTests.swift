@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import MBG
@@ -62,15 +63,4 @@ final class RunnerStateTests: XCTestCase {
             XCTAssertFalse(t.statements.contains { $0.contains(#"{"owner":"me:1""#) }, owner)
         }
     }
-}
-
-/// A pid that surely no longer exists: a child that has exited and been reaped.
-func deadPid() -> Int32 {
-    var pid: pid_t = 0
-    var args: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-    defer { args.forEach { free($0) } }
-    guard posix_spawn(&pid, "/bin/true", nil, nil, &args, nil) == 0 else { return Int32.max }
-    var status: Int32 = 0
-    waitpid(pid, &status, 0)
-    return pid
 }

@@ -88,3 +88,14 @@ public func runProgram(
         stdout: String(decoding: outSink.data, as: UTF8.self), stderr: String(decoding: errSink.data, as: UTF8.self),
         status: code, timedOut: timedOut)
 }
+
+/// A pid that surely no longer exists: a child that has exited and been reaped.
+public func deadPid() -> Int32 {
+    var pid: pid_t = 0
+    var args: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+    defer { args.forEach { free($0) } }
+    guard posix_spawn(&pid, "/bin/true", nil, nil, &args, nil) == 0 else { return Int32.max }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return pid
+}
