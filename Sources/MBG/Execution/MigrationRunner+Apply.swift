@@ -211,28 +211,46 @@ extension MigrationRunner {
             }
         }
         var fence = start
-        var unreached: [Part] = []
-        for part in try activeParts(oldDB, s.oldName) {
+        // Every insert that had written a part listed here has ended once those
+        // running now have: a part it pushed through the bridge is in the new
+        // table by then, so "not there" means the bridge never saw it.
+        let parts = try activeParts(oldDB, s.oldName)
+        try waitForInsertsInFlight(into: s, reason: "before telling which parts of \(s.old) the bridge forwarded")
+        for part in parts {
             switch coverage(part.range, by: start[part.partition] ?? []) {
             case .inside: continue
             case .mixed:
                 throw MigrationError.inconsistent("part \(part.name) of \(s.old) merged rows from before and after the bridge (merges restarted, e.g. by a server restart); roll back and apply again")
             case .outside:
-                if try !reachedTarget(s, part: part, source: nil, target: s.new) { unreached.append(part) }
-            }
-        }
-        if !unreached.isEmpty {
-            // An insert commits its own part before the bridge's: one caught in
-            // between looks unforwarded. Looked at again once such a forward is
-            // surely over, only parts the bridge never saw are left.
-            clock.sleep(min(fenceSettleSeconds, 0.5))
-            for part in unreached where try !reachedTarget(s, part: part, source: nil, target: s.new) {
-                fence[part.partition, default: []].append(part.range)
-                reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
+                if try !reachedTarget(s, part: part, source: nil, target: s.new) {
+                    fence[part.partition, default: []].append(part.range)
+                    reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
+                }
             }
         }
         try store.write(m.name, "fence", encodeJSON(fence))
         state = try store.load(m.name)
+    }
+
+    /// Waits until every insert into the old table that is running now has
+    /// ended (by query id: later inserts do not hold it up). A part listed
+    /// before this call then belongs to an insert that is over, with all its
+    /// pushes through the bridge done.
+    func waitForInsertsInFlight(into s: MigrationSQL, reason: String) throws {
+        let ids = try run(CatalogQueries.insertsInFlight(into: s.oldName)).rows.compactMap { $0.first ?? nil }
+        if ids.isEmpty { return }
+        let start = clock.now()
+        var said = false
+        while Int(try run(CatalogQueries.stillRunning(ids)).scalar ?? "0") ?? 0 > 0 {
+            if clock.now() > start + 300 {
+                throw MigrationError.inconsistent("\(ids.count) insert(s) into \(s.old) still running after 300 s (\(reason)); re-run once they have ended")
+            }
+            if !said && clock.now() > start + 1 {
+                reporter.info("waiting for \(ids.count) insert(s) into \(s.old) in flight to end, \(reason)")
+                said = true
+            }
+            clock.sleep(0.05)
+        }
     }
 
     // MARK: - backfilled

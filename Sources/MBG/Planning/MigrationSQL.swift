@@ -251,6 +251,12 @@ package struct MigrationSQL: Sendable {
         return "SELECT count() FROM \(target) WHERE \(rowHash) IN (SELECT \(rowHash) FROM (\(image)))"
     }
 
+    /// Rows whose hash is (or with `among: false`, is not) that of a row of
+    /// the old table's image where `filter` holds.
+    package func hash(among: Bool, oldRowsWhere filter: String) -> String {
+        "\(rowHash) \(among ? "IN" : "NOT IN") (SELECT \(rowHash) FROM (\(image(filter: filter))))"
+    }
+
     package func stagePartitionCount(_ index: Int, partition: String) -> String {
         "SELECT count() FROM \(stage(index)) WHERE _partition_id = \(quoteString(partition))"
     }
