@@ -197,6 +197,11 @@ package struct MigrationSQL: Sendable {
         return f.joined(separator: " AND ")
     }
 
+    /// Rows of the partitions `ids` (a group of whole-partition slices).
+    package func partitionsFilter(_ ids: [String]) -> String {
+        "_partition_id IN (\(ids.map(quoteString).joined(separator: ", ")))"
+    }
+
     package func createStage(_ index: Int) -> String {
         guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
         return localCopyOfNew(named: stageName(index))
