@@ -192,4 +192,16 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertFalse(t.statements.contains { $0.contains("ALTER TABLE db._mbg_state") || $0.contains("DELETE") })
         XCTAssertTrue(t.statements.contains { $0.contains("INSERT INTO db._mbg_state") && $0.contains("'cut_over'") })
     }
+
+    func testBackfillGroupsAreBalancedAndBounded() {
+        // Rows dealt to the lighter group, largest first; each group in position order.
+        XCTAssertEqual(BackfillGroups.deal([10, 1, 5, 5], workers: 2), [[0, 1], [2, 3]])
+        XCTAssertEqual(BackfillGroups.deal([3, 3, 3], workers: 8), [[0], [1], [2]])
+        XCTAssertEqual(BackfillGroups.deal([], workers: 2), [])
+        // 120 partitions: no INSERT spans more than 50, every partition exactly once.
+        let groups = BackfillGroups.deal(Array(repeating: 7, count: 120), workers: 2)
+        XCTAssertEqual(groups.count, 3)
+        XCTAssertTrue(groups.allSatisfy { $0.count <= BackfillGroups.maxPartitions })
+        XCTAssertEqual(groups.flatMap { $0 }.sorted(), Array(0..<120))
+    }
 }
