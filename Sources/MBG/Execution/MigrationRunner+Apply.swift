@@ -334,7 +334,8 @@ extension MigrationRunner {
         let pending = all.enumerated().filter { state.slice($0.element.id)?.state != .done }
         // A throttle paces one slice at a time (exact); otherwise slices overlap,
         // each filling while another is recorded and moved.
-        var workers = m.throttle != nil ? 1 : max(1, min(m.parallel ?? backfillParallel, pending.count))
+        let threads = try backfillThreads(m, s)
+        var workers = m.throttle != nil ? 1 : max(1, min(m.parallel ?? backfillParallel, pending.count, threads ?? Int.max))
         let progress = BackfillProgress(
             copied: all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) },
             started: clock.now())
@@ -353,7 +354,7 @@ extension MigrationRunner {
             }
             units.sort { $0.stage < $1.stage }
             workers = max(1, min(workers, units.count))
-            let settings = try backfillSettings(workers: workers)
+            let settings = backfillSettings(threads: threads, workers: workers)
             try forEachConcurrently(units, workers: workers) { [self] unit in
                 let rows: Int
                 do {
@@ -374,7 +375,7 @@ extension MigrationRunner {
             reporter.info("\(m.name): backfilled \(progress.copied) rows in \(all.count) slice(s), \(units.count) stage(s)")
             return
         }
-        let settings = try backfillSettings(workers: workers)
+        let settings = backfillSettings(threads: threads, workers: workers)
         try forEachConcurrently(pending, workers: workers) { [self] item in
             let rows: Int
             do {
@@ -405,13 +406,23 @@ extension MigrationRunner {
         reporter.info("\(m.name): backfilled \(progress.copied) rows in \(all.count) slice(s)\(w)")
     }
 
-    /// Settings of the statements that copy rows: together the slices running at
-    /// once use no more threads than one query would by default, so writers keep
-    /// the share of the server they had beside any single query.
-    func backfillSettings(workers: Int) throws -> [String: String] {
-        let text = try run(CatalogQueries.maxThreads).scalar ?? ""
-        let digits = text.filter(\.isNumber)
-        guard let threads = Int(digits), threads > 0 else { return [:] }
+    /// How many threads the copies running at once may use together: what one
+    /// query uses by default, less one while writers insert into the old table
+    /// (it gained parts in the last seconds), so their inserts keep a core to
+    /// themselves. nil when the server does not say.
+    func backfillThreads(_ m: MigrationDef, _ s: MigrationSQL) throws -> Int? {
+        let digits = (try run(CatalogQueries.maxThreads).scalar ?? "").filter(\.isNumber)
+        guard let threads = Int(digits), threads > 0 else { return nil }
+        let written = Int(try run(CatalogQueries.partsWritten(m.from.database ?? database, s.oldName, withinSeconds: 5)).scalar ?? "0") ?? 0
+        guard written > 0 && threads > 1 else { return threads }
+        reporter.info("writers are inserting into \(s.old): the backfill uses \(threads - 1) of the server's \(threads) threads")
+        return threads - 1
+    }
+
+    /// Settings of the statements that copy rows: the `threads` shared by the
+    /// `workers` copies running at once.
+    func backfillSettings(threads: Int?, workers: Int) -> [String: String] {
+        guard let threads else { return [:] }
         return ["max_threads": String(max(1, threads / workers))]
     }
 

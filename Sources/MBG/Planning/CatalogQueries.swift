@@ -45,6 +45,11 @@ enum CatalogQueries {
     /// The server's default thread count (`auto(2)` on current servers, `2` on 18.x).
     static let maxThreads = "SELECT value FROM system.settings WHERE name = 'max_threads'"
 
+    /// Active parts of `table` written in the last `seconds` (inserts; merges too where they run).
+    static func partsWritten(_ db: String, _ table: String, withinSeconds seconds: Int) -> String {
+        "SELECT count() FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active AND modification_time >= now() - \(seconds)"
+    }
+
     static func maxBlock(_ db: String, _ table: String) -> String {
         "SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active"
     }
