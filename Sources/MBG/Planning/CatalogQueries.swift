@@ -59,4 +59,9 @@ enum CatalogQueries {
     static func insertsRunning(into table: String, forAtLeast seconds: Int) -> String {
         "SELECT count() FROM system.processes WHERE positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0 AND elapsed >= \(max(0, seconds))"
     }
+
+    /// Seconds since `db`.`name` was created or last altered (its metadata file's time).
+    static func secondsSinceModified(_ db: String, _ name: String) -> String {
+        "SELECT toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
 }
