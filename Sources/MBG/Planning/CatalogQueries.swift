@@ -78,4 +78,9 @@ enum CatalogQueries {
     private static func insertInto(_ table: String) -> String {
         "positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0"
     }
+
+    /// Seconds since `db`.`name` was created or last altered (its metadata file's time).
+    static func secondsSinceModified(_ db: String, _ name: String) -> String {
+        "SELECT toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
 }
