@@ -38,7 +38,7 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
             69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
-        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self])
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self, RehearseCommand.self])
 
     @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
     var statements: String?
@@ -97,6 +97,7 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
         guard let sources = readFiles(files) else { return .usage }
         let mode: ServerMode = common.dryRun ? .dryRun : .live
         let output = TerminalOutput(json: common.json)
+        output.quiet = common.quiet
         output.collectPlans = true
         output.scriptOutputToStderr = true
         let interp: Interpreter
@@ -197,7 +198,7 @@ func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: 
     options.assumeYes = settings.common.yes
     options.continueOnError = settings.common.continueOnError
     options.planOnly = planOnly
-    options.reporter = ConsoleReporter()
+    options.reporter = settings.common.quiet ? QuietReporter() : ConsoleReporter()
     options.makeMigrationEngine = makeMigrationEngine
     options.catalogLoader = readCatalog
     if Console.stdinIsTerminal && !settings.common.yes {
@@ -269,6 +270,7 @@ func evaluate(_ sources: [(String, String)], _ interp: Interpreter) -> MBGExit {
 
 func runSources(_ sources: [(String, String)], _ settings: RunSettings) -> MBGExit {
     let output = TerminalOutput(json: settings.common.json)
+    output.quiet = settings.common.quiet
     do {
         let interp = try makeInterpreter(settings, output: output)
         return evaluate(sources, interp)

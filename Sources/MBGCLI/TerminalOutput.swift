@@ -8,6 +8,8 @@ final class TerminalOutput: OutputSink {
     var collectPlans = false
     /// `mbg plan`: stdout holds the plan alone, so what the script prints goes to stderr.
     var scriptOutputToStderr = false
+    /// `--quiet`: messages about what was done are left out; results and `print` stay.
+    var quiet = false
     private(set) var plans: [(name: String?, plan: Plan)] = []
 
     init(json: Bool) { self.json = json }
@@ -22,6 +24,10 @@ final class TerminalOutput: OutputSink {
         } else {
             emit(text)
         }
+    }
+
+    func info(_ text: String) {
+        if !quiet { line(text) }
     }
 
     func table(_ result: QueryResult) {
