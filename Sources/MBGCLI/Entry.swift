@@ -78,7 +78,7 @@ struct Check: ParsableCommand, MBGRunnable {
         guard let sources = readFiles(files) else { return .usage }
         if common.json { return checkAsJSON(sources, RunSettings(common: common, mode: .checkOnly)) }
         let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
-        if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
+        if code == .success && !common.json && !common.quiet { Console.err("ok: \(files.joined(separator: ", "))") }
         return code
     }
 }
