@@ -338,7 +338,9 @@ extension MigrationRunner {
                 elapsed = max(clock.now() - progress.started, 0.001)
             }
             progress.locked {
-                reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed)
+                reporter.progress(
+                    "backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed,
+                    partition: item.element.partition)
             }
         }
         try fault("backfill.done")

@@ -269,7 +269,11 @@ package final class PhaseClock: ProgressReporter, @unchecked Sendable {
     package func warning(_ line: String) { next.warning(line) }
 
     package func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double) {
+        progress(label, done: done, total: total, rowsPerSecond: rowsPerSecond, partition: nil)
+    }
+
+    package func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double, partition: String?) {
         lock.withLock { (backfillRows, backfillRowsPerSecond) = (done, rowsPerSecond) }
-        next.progress(label, done: done, total: total, rowsPerSecond: rowsPerSecond)
+        next.progress(label, done: done, total: total, rowsPerSecond: rowsPerSecond, partition: partition)
     }
 }
