@@ -132,7 +132,7 @@ struct RehearsalReport: Codable {
             out += "  apply through cut-over: \(d.applySeconds) s (before backfill \(d.beforeBackfillSeconds) s, backfill \(d.backfillSeconds) s, verification \(d.verificationSeconds) s, cut-over \(d.cutoverSeconds) s)\n"
             out += "  backfill: \(d.backfillRows) rows at \(Int(d.backfillRowsPerSecond)) rows/s\n"
             let w = m.writers
-            out += "  writers: \(w.inserts) inserts, \(w.rows) rows acknowledged, \(w.failures) failed; latency p50 \(w.p50Milliseconds) ms, p99 \(w.p99Milliseconds) ms, max \(w.maxMilliseconds) ms\n"
+            out += "  writers: \(w.inserts) inserts, \(w.rows) rows acknowledged (\(Int(w.achievedRowsPerSecond)) rows/s over \(w.seconds) s), \(w.failures) failed; latency p50 \(w.p50Milliseconds) ms, p99 \(w.p99Milliseconds) ms, max \(w.maxMilliseconds) ms\n"
             if let e = w.lastError { out += "    last failure: \(e)\n" }
             let x = m.exact
             let hash = x.hashesMatch.map { $0 ? ", hashes match" : ", HASHES DIFFER" } ?? " (columns differ: counts only)"

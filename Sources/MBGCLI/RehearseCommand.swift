@@ -102,11 +102,7 @@ struct Rehearsal {
         var samples: [String: RehearsalReport.Sample] = [:]
         let copier = SampleCopier(source: source, target: local)
         for table in tables {
-            var definition = table.definition
-            definition.database = localDB
-            definition.cluster = nil
-            definition.engine = nonReplicatedEngine(definition.engine)
-            try local.run(createTableSQL(definition, ifNotExists: false, name: table.name))
+            try local.run(createTableSQL(localTwin(table.definition, database: localDB), ifNotExists: false, name: table.name))
             let size = try source.run(RehearsalSQL.tableSize(sourceDB, table.name)).rows.first ?? []
             sizes[table.name] = RehearsalReport.TableSize(
                 rows: Int(size.first.flatMap { $0 } ?? "") ?? table.totalRows,
@@ -229,34 +225,6 @@ struct Rehearsal {
             verificationSeconds: rounded(verified.timeIntervalSince(backfilled)),
             cutoverSeconds: rounded(ended.timeIntervalSince(verified)))
     }
-}
-
-/// `ReplicatedMergeTree('/path', '{replica}', v)` → `MergeTree(v)`: one local server has no replicas.
-func nonReplicatedEngine(_ engine: String) -> String {
-    guard engine.hasPrefix("Replicated"), let open = engine.firstIndex(of: "(") else { return engine }
-    let name = String(engine.dropFirst("Replicated".count)[..<open])
-    let args = splitArguments(String(engine[engine.index(after: open)...].dropLast()))
-    return name + (args.count > 2 ? "(" + args.dropFirst(2).joined(separator: ", ") + ")" : "")
-}
-
-private func splitArguments(_ text: String) -> [String] {
-    var parts: [String] = []
-    var depth = 0
-    var quoted = false
-    var current = ""
-    for c in text {
-        if c == "'" { quoted.toggle() }
-        if !quoted && (c == "(" || c == "[") { depth += 1 }
-        if !quoted && (c == ")" || c == "]") { depth -= 1 }
-        if c == "," && depth == 0 && !quoted {
-            parts.append(current.trimmingCharacters(in: .whitespaces))
-            current = ""
-        } else {
-            current.append(c)
-        }
-    }
-    if !current.trimmingCharacters(in: .whitespaces).isEmpty { parts.append(current.trimmingCharacters(in: .whitespaces)) }
-    return parts
 }
 
 func rounded(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

@@ -49,6 +49,17 @@ final class RehearseTests: XCTestCase {
         cutover events
         """
 
+    /// 18.x's old MergeTree syntax, which 26.9 no longer takes: the local copy is made in the new one.
+    static let oldSyntaxScript = """
+        table legacy v0.0 {
+            d   Date
+            id  UInt64 key
+            s   String
+        } order_by id partition_by "toYYYYMM(d)"
+        table legacy v0.1 order_by s, id
+        migrate legacy v0.0 -> v0.1
+        """
+
     /// What must not change on the source: its tables, the source's rows and
     /// their hash, and no database a rehearsal would have made.
     func snapshot(_ ctx: LaneContext) throws -> [[String?]] {
@@ -61,13 +72,17 @@ final class RehearseTests: XCTestCase {
     func testRehearsesFromBothLanesReadOnly() throws {
         let local = try OwnEngine.start(.chdb, test: self)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rehearse-\(UUID().uuidString.prefix(8)).mbg")
-        try Self.script.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let schema = try JSONSchema(contentsOf: repositoryRoot().appendingPathComponent("docs/rehearsal-schema.json"))
         let rows = 120_000
 
         onEveryLane(timeout: 120) { ctx in
             try Self.createSource(ctx, rows: rows)
+            if ctx.lane == .v18 {
+                try ctx.transport.run("CREATE TABLE \(qualified(ctx.database, "legacy_0_0")) (d Date, id UInt64, s String) ENGINE = MergeTree(d, (id), 8192)")
+                try ctx.transport.run("INSERT INTO \(qualified(ctx.database, "legacy_0_0")) SELECT toDate('2024-01-01') + number % 60, number, toString(number) FROM system.numbers LIMIT 10000")
+            }
+            try (Self.script + (ctx.lane == .v18 ? "\n" + Self.oldSyntaxScript : "")).write(to: file, atomically: true, encoding: .utf8)
             // 18.16: a user whose profile has readonly=1 (scripts/ch18). The chDB
             // front has one user and no profiles: the normal user, and the
             // readonly=1 that rehearse sends with every statement.
@@ -112,6 +127,12 @@ final class RehearseTests: XCTestCase {
             XCTAssertGreaterThan(m["estimate"]?["total_seconds"]?.number ?? 0, m["estimate"]?["fixed_seconds"]?.number ?? 0)
             let kinds = m["steps"]?.array?.compactMap { $0["kind"]?.string } ?? []
             XCTAssertTrue(kinds.contains("backfill") && kinds.contains("cutover"), "\(kinds)")
+            if ctx.lane == .v18 {
+                let legacy = try XCTUnwrap(report["migrations"]?[1], r.stdout)
+                XCTAssertEqual(legacy["name"]?.string, "legacy")
+                XCTAssertEqual(legacy["exact"]?["ok"], .bool(true), "[18] old syntax: \(legacy)")
+                XCTAssertEqual(legacy["sample"]?["rows"]?.number, 10_000, "a table smaller than --sample is copied whole")
+            }
             print("[rehearse \(ctx.name)] \(m["measured"] ?? .null) writers \(m["writers"] ?? .null) estimate \(m["estimate"] ?? .null)")
 
             XCTAssertEqual(try snapshot(ctx), before, "[\(ctx.name)] the source changed")

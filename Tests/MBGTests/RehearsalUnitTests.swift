@@ -49,4 +49,22 @@ final class RehearsalUnitTests: XCTestCase {
         XCTAssertEqual(fields[5], "[]")
         XCTAssertLessThanOrEqual(fields[6].count, 4)
     }
+
+    func testLocalTwinDropsReplicationAndTheOldMergeTreeSyntax() {
+        let cols = [ColumnDef(name: "d", type: "Date"), ColumnDef(name: "id", type: "UInt64"), ColumnDef(name: "v", type: "UInt32")]
+        func twin(_ engine: String) -> TableDef {
+            localTwin(TableDef(name: "t", database: "prod", cluster: "c", columns: cols, orderBy: ["id"], engine: engine), database: "local")
+        }
+        XCTAssertEqual(twin("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/t', '{replica}', v)").engine, "ReplacingMergeTree(v)")
+        XCTAssertEqual(twin("ReplicatedMergeTree('/p', '{replica}')").engine, "MergeTree")
+        XCTAssertEqual(twin("MergeTree(d, (id), 8192)").engine, "MergeTree")
+        let sampled = twin("MergeTree(d, intHash32(id), (id, intHash32(id)), 1024)")
+        XCTAssertEqual(sampled.engine, "MergeTree")
+        XCTAssertEqual(sampled.sampleBy, "intHash32(id)")
+        XCTAssertEqual(sampled.settings.map { "\($0.name)=\($0.value)" }, ["index_granularity=1024"])
+        XCTAssertEqual(twin("CollapsingMergeTree(d, (id), 8192, v)").engine, "CollapsingMergeTree(v)")
+        XCTAssertEqual(twin("ReplacingMergeTree(v)").engine, "ReplacingMergeTree(v)", "the new syntax stays")
+        XCTAssertEqual(twin("MergeTree").database, "local")
+        XCTAssertNil(twin("MergeTree").cluster)
+    }
 }

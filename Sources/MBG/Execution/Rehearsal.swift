@@ -11,6 +11,38 @@ package func insertableColumns(_ table: TableDef) -> [ColumnDef] {
     table.columns.filter { $0.kind == .ordinary || $0.kind == .defaulted }
 }
 
+/// A production table as one local server can hold it: in `database`, on no
+/// cluster, a `Replicated…` engine as its plain twin, and the old MergeTree
+/// syntax of 18.x (`MergeTree(d, (id), 8192)`, whose keys the catalog already
+/// holds) as engine parameters only.
+package func localTwin(_ table: TableDef, database: String) -> TableDef {
+    var t = table
+    t.database = database
+    t.cluster = nil
+    var engine = t.engine.trimmingCharacters(in: .whitespaces)
+    guard let open = engine.firstIndex(of: "("), engine.hasSuffix(")") else { return t }
+    var name = String(engine[..<open])
+    var args = splitTopLevelCommas(String(engine[engine.index(after: open)...].dropLast()))
+    if name.hasPrefix("Replicated") {
+        name.removeFirst("Replicated".count)
+        args = Array(args.dropFirst(2))
+    }
+    // Old syntax: a Date column, an optional sampling expression, the key, then the granularity.
+    let dateColumns = Set(t.columns.filter { $0.type == "Date" }.map(\.name))
+    if name.hasSuffix("MergeTree"), let first = args.first, dateColumns.contains(first.trimmingCharacters(in: CharacterSet(charactersIn: "`\""))),
+        let granularity = args.indices.dropFirst(2).first(where: { Int(args[$0]) != nil })
+    {
+        if granularity == 3, t.sampleBy == nil { t.sampleBy = args[1] }
+        if args[granularity] != "8192", !t.settings.contains(where: { $0.name == "index_granularity" }) {
+            t.settings.append(SettingDef(name: "index_granularity", value: args[granularity]))
+        }
+        args = Array(args[(granularity + 1)...])
+    }
+    engine = args.isEmpty ? name : name + "(" + args.joined(separator: ", ") + ")"
+    t.engine = engine
+    return t
+}
+
 /// How many rows of each partition a sample of `total` rows takes: in
 /// proportion to the partition's rows, at least one of a non-empty partition,
 /// never more than it holds.
@@ -148,6 +180,8 @@ package final class SyntheticWriters: @unchecked Sendable {
     private var failed = 0
     private var lastError: String?
     private let done = DispatchGroup()
+    private var started: Date?
+    private var stopped: Date?
 
     /// `count` writers, each inserting `rowsPerSecond` rows a second (in ten batches).
     package init(
@@ -164,6 +198,7 @@ package final class SyntheticWriters: @unchecked Sendable {
 
     package func start() {
         guard rowsPerSecond > 0 else { return }
+        lock.withLock { started = Date() }
         let batch = max(1, rowsPerSecond / 10)
         let interval = Double(batch) / Double(rowsPerSecond)
         for w in 0..<count {
@@ -206,6 +241,7 @@ package final class SyntheticWriters: @unchecked Sendable {
     package func stop() {
         lock.withLock { stopping = true }
         done.wait()
+        lock.withLock { stopped = Date() }
     }
 
     package struct Summary: Sendable, Codable, Equatable {
@@ -215,6 +251,9 @@ package final class SyntheticWriters: @unchecked Sendable {
         package var p50Milliseconds: Double
         package var p99Milliseconds: Double
         package var maxMilliseconds: Double
+        /// How long they ran, and the rate they reached (below the one asked when inserts are slower than their interval).
+        package var seconds: Double
+        package var achievedRowsPerSecond: Double
         package var lastError: String?
     }
 
@@ -226,9 +265,11 @@ package final class SyntheticWriters: @unchecked Sendable {
                 let k = min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)
                 return (sorted[max(0, k)] * 1000 * 10).rounded() / 10
             }
+            let seconds = started.map { (stopped ?? Date()).timeIntervalSince($0) } ?? 0
             return Summary(
                 inserts: latencies.count, rows: acknowledged, failures: failed, p50Milliseconds: quantile(0.5),
-                p99Milliseconds: quantile(0.99), maxMilliseconds: quantile(1), lastError: lastError)
+                p99Milliseconds: quantile(0.99), maxMilliseconds: quantile(1), seconds: (seconds * 1000).rounded() / 1000,
+                achievedRowsPerSecond: seconds > 0 ? (Double(acknowledged) / seconds).rounded() : 0, lastError: lastError)
         }
     }
 }
