@@ -74,6 +74,9 @@ struct Rehearsal {
         let migrations = try declaredMigrations(sources, source, sourceDB)
         guard !migrations.isEmpty else { throw CLIError.usage("rehearse: the scripts declare no migration") }
         var tables: [CatalogTable] = []
+        // The server table each migration's rows come from: its own source, or
+        // for a chain (v0.1 -> v0.2 after v0.0 -> v0.1) the first one's.
+        var origin: [String: CatalogTable] = [:]
         for m in migrations {
             if let db = m.from.database, db != sourceDB {
                 throw CLIError.usage("rehearse: migration \(m.name) reads \(db).\(m.from.physicalName); rehearse one database at a time (--database \(db))")
@@ -81,10 +84,16 @@ struct Rehearsal {
             if m.from.distributedBy != nil || m.to.cluster != nil || m.from.cluster != nil {
                 throw CLIError.usage("rehearse: migration \(m.name) runs on a cluster; the local engine is one server")
             }
-            guard let table = catalog.table(m.from.physicalName, database: sourceDB) else {
+            if let table = catalog.table(m.from.physicalName, database: sourceDB) {
+                if !tables.contains(where: { $0.name == table.name }) { tables.append(table) }
+                origin[m.name] = table
+            } else if let earlier = migrations.first(where: { $0.to.physicalName == m.from.physicalName }),
+                let table = origin[earlier.name]
+            {
+                origin[m.name] = table
+            } else {
                 throw CLIError.usage("rehearse: migration \(m.name) reads \(sourceDB).\(m.from.physicalName), which the server at \(source.displayURL) does not have")
             }
-            if !tables.contains(where: { $0.name == table.name }) { tables.append(table) }
         }
 
         // 2. A fresh database in the local engine.
@@ -132,14 +141,19 @@ struct Rehearsal {
 
         var results: [RehearsalReport.Migration] = []
         for m in migrations {
-            let table = tables.first { $0.name == m.from.physicalName }!
+            let table = origin[m.name]!
+            // The table as it is now in the local engine (a chain's source was made by the migration before).
+            guard let from = try readLiveCatalog(local, localDB).table(m.from.physicalName, database: localDB) else {
+                throw CLIError.usage("rehearse: \(m.from.physicalName) is missing in the local engine before \(m.name)")
+            }
+            let before = Int(try local.run(RehearsalSQL.countAndHash(localDB, from.name, [])).scalar ?? "") ?? 0
             let plan = try interp.makePlan(only: m.name, nil)
             let steps = plan.steps.filter { $0.migration == m.name || $0.target.contains(m.to.physicalName) }
                 .map { RehearsalReport.Step(kind: $0.kind.rawValue, target: $0.target, sql: $0.sql) }
             clock.reset()
             let writers = SyntheticWriters(
                 transport: { try TransportRegistry.standard().make(localConnection) }, database: localDB,
-                table: m.from.physicalName, rows: SyntheticRows(table.definition), count: command.writers,
+                table: m.from.physicalName, rows: SyntheticRows(from.definition), count: command.writers,
                 rowsPerSecond: command.rate)
             writers.start()
             let started = Date()
@@ -154,10 +168,10 @@ struct Rehearsal {
             Thread.sleep(forTimeInterval: 0.5)
             writers.stop()
             let written = writers.summary
-            let exact = try checkExact(m, table, local, localDB, sampled: samples[table.name]!.rows, written: written)
+            let exact = try checkExact(m, from, local, localDB, before: before, written: written)
             results.append(
                 RehearsalReport.Migration(
-                    name: m.name, sourceTable: "\(sourceDB).\(table.name)", newTable: m.to.physicalName,
+                    name: m.name, sourceTable: "\(sourceDB).\(table.name)" + (table.name == from.name ? "" : " (through \(from.name))"), newTable: m.to.physicalName,
                     cutover: m.cutover.rawValue, steps: steps, sourceSize: sizes[table.name]!,
                     sample: samples[table.name]!,
                     measured: measured(clock, started: started, ended: ended), writers: written, exact: exact))
@@ -177,20 +191,18 @@ struct Rehearsal {
         options.stdlibPaths = LocalEngine.stdlibPaths()
         options.catalogLoader = readLiveCatalog
         options.planOnly = true
-        options.makeMigrationEngine = nil
-        let output = TerminalOutput(json: false)
-        output.scriptOutputToStderr = true
-        output.quiet = true
-        let interp = Interpreter(options: options, output: output)
+        // What the scripts print shows once, in the local run.
+        let interp = Interpreter(options: options, output: CollectingOutput())
         for (name, text) in sources { try interp.evaluate(source: text, name: name) }
         return interp.session.migrations
     }
 
     /// Every row exactly once: after the cut-over, the table with the new
-    /// layout and the one with the old data each hold the sample plus every
-    /// acknowledged writer row, and (same columns) the same rows.
+    /// layout and the one with the old data each hold the rows the source had
+    /// before (`before`: the sample) plus every acknowledged writer row, and
+    /// (same columns) the same rows.
     func checkExact(
-        _ m: MigrationDef, _ table: CatalogTable, _ local: any Transport, _ db: String, sampled: Int,
+        _ m: MigrationDef, _ table: CatalogTable, _ local: any Transport, _ db: String, before: Int,
         written: SyntheticWriters.Summary
     ) throws -> RehearsalReport.Exact {
         let newLayout = m.cutover == .swap ? m.from.physicalName : m.to.physicalName
@@ -201,7 +213,7 @@ struct Rehearsal {
         let hashed = comparable ? columns : []
         let new = try local.run(RehearsalSQL.countAndHash(db, newLayout, hashed)).rows.first ?? []
         let old = try local.run(RehearsalSQL.countAndHash(db, oldData, hashed)).rows.first ?? []
-        let expected = sampled + written.rows
+        let expected = before + written.rows
         let newRows = Int(new.first.flatMap { $0 } ?? "") ?? -1
         let oldRows = Int(old.first.flatMap { $0 } ?? "") ?? -1
         let hashes: Bool? = comparable ? new.last == old.last : nil
