@@ -142,11 +142,13 @@ final class RehearseTests: XCTestCase {
         }
     }
 
-    /// The text report names every part the brief asks for.
+    /// The text report names every part the brief asks for; a chain (v0.1 ->
+    /// v0.2 after v0.0 -> v0.1) rehearses its second step on what the first made.
     func testTextReportAndRefusals() throws {
         let local = try OwnEngine.start(.chdb, test: self)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rehearse-\(UUID().uuidString.prefix(8)).mbg")
-        try Self.script.write(to: file, atomically: true, encoding: .utf8)
+        let chain = "table events v0.2 order_by created_at\nmigrate events v0.1 -> v0.2 cutoff created_at lateness 1s name second\nprint \"printed once\"\n"
+        try (Self.script + "\n" + chain).write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         onEveryLane([.v26]) { ctx in
             try Self.createSource(ctx, rows: 5_000)
@@ -159,6 +161,9 @@ final class RehearseTests: XCTestCase {
                 XCTAssertTrue(r.stdout.contains(part), "missing '\(part)' in:\n\(r.stdout)")
             }
             XCTAssertTrue(r.stderr.contains("backfilled"), r.stderr)
+            XCTAssertEqual(r.stdout.components(separatedBy: "exactly once: yes").count - 1, 2, r.stdout)
+            XCTAssertTrue(r.stdout.contains("(through events_0_1)"), r.stdout)
+            XCTAssertEqual(r.stderr.components(separatedBy: "printed once").count - 1, 1, r.stderr)
             // --quiet: the report, no info lines.
             let q = try runMBG(args + ["--sample", "500", "--writers", "0", "--quiet"], environment: local.environment, timeout: 300)
             XCTAssertEqual(q.status, 0, q.stderr)
