@@ -30,8 +30,9 @@ final class FaultInjectionTests: XCTestCase {
         runner.fenceSettleSeconds = 0.2
         let slices = Counter()
         runner.faultHook = { point in
-            // After the third slice is staged, before its move: SIGKILL.
-            if point == "backfill.staged" && slices.next() == 3 { engine.signal(SIGKILL) }
+            // After the third partition moved, its group's other partitions
+            // still staged in their shared stage: SIGKILL.
+            if point == "backfill.moved" && slices.next() == 3 { engine.signal(SIGKILL) }
         }
         XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
             print("[\(kind)] apply while the server died: \(error)")

@@ -99,7 +99,7 @@ final class MigrationPlanTests: XCTestCase {
         let steps = plan(migration(mode: .swap), tables: ["ev_0_0"], old18)
         let all = steps.flatMap(\.sql).joined(separator: "\n")
         XCTAssertTrue(all.contains("SYSTEM STOP MERGES db.ev_0_0"))
-        XCTAssertTrue(all.contains("_part IN ('<parts of <partition> inside the fence>')"))
+        XCTAssertTrue(all.contains("_partition_id IN ('<partition>') AND _part IN ('<parts of these partitions inside the fence>')"), all)
         XCTAssertTrue(all.contains("ALTER TABLE db.ev_0_1 ATTACH PARTITION ID '<partition>' FROM db._mbg_stage_ev_0_1_0"), all)
         XCTAssertTrue(all.contains("SYSTEM START MERGES db.ev_0_0"))
         XCTAssertTrue(all.contains("RENAME TABLE db.ev_0_0 TO db._mbg_swap_ev_0_1, db.ev_0_1 TO db.ev_0_0, db._mbg_swap_ev_0_1 TO db.ev_0_1"))

@@ -57,6 +57,20 @@ enum CatalogQueries {
     /// Inserts naming `table` that have run for at least `seconds`: those that
     /// began before a moment `seconds` ago (the bridge's creation) and are still going.
     static func insertsRunning(into table: String, forAtLeast seconds: Int) -> String {
-        "SELECT count() FROM system.processes WHERE positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0 AND elapsed >= \(max(0, seconds))"
+        "SELECT count() FROM system.processes WHERE \(insertInto(table)) AND elapsed >= \(max(0, seconds))"
+    }
+
+    /// The query ids of the inserts naming `table` that are running now.
+    static func insertsInFlight(into table: String) -> String {
+        "SELECT query_id FROM system.processes WHERE \(insertInto(table))"
+    }
+
+    /// How many of the queries `ids` are still running.
+    static func stillRunning(_ ids: [String]) -> String {
+        "SELECT count() FROM system.processes WHERE query_id IN (\(ids.map(quoteString).joined(separator: ", ")))"
+    }
+
+    private static func insertInto(_ table: String) -> String {
+        "positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0"
     }
 }
