@@ -21,6 +21,9 @@ enum Lane: String, CaseIterable, Sendable {
         }
         return url
     }
+
+    /// The lane of "18" or "26".
+    init(server: String) { self = server == "18" ? .v18 : .v26 }
 }
 
 struct MissingEngine: Error, CustomStringConvertible {
@@ -76,6 +79,18 @@ extension XCTestCase {
     /// database, dropped afterwards. A lane without its URL fails the test: a
     /// missing engine is never a pass. An error thrown by `body` fails the
     /// test, naming the lane.
+    /// On one lane (timeout 120 s): `rows` rows seeded in `ev_0_0` and the
+    /// migration of them (`strategy`, cut-over `mode`) most live scenarios run.
+    func onSeededLane(
+        _ lane: Lane, rows: Int, strategy: BackfillStrategy = .fence, mode: CutoverMode = .versioned,
+        file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext, MigrationDef) throws -> Void
+    ) {
+        onEveryLane([lane], timeout: 120, file: file, line: line) { env in
+            try env.seed(rows)
+            try body(env, env.migration(strategy: strategy, mode: mode))
+        }
+    }
+
     func onEveryLane(
         _ lanes: [Lane] = Lane.allCases, timeout: Double = 60,
         file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext) throws -> Void
