@@ -21,7 +21,7 @@ package struct MigrationSQL: Sendable {
     /// ones the old table also has (the rest take their defaults).
     package let copiedColumns: [ColumnDef]
     let columnList: String
-    /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order.
+    /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order (see `hashArgument`).
     package let rowHash: String
     /// The SELECT list turning old rows into new ones (with CASTs where types differ).
     private let imageColumns: String
