@@ -146,7 +146,14 @@ func liveTableDef(
     let clauses = EngineClauses(engineFull)
     let split = splitPhysicalName(name)
     let isMergeTree = engine.contains("MergeTree")
-    let orderBy = isMergeTree ? splitTopLevelCommas(sortingKey) : nil
+    var orderBy = isMergeTree ? splitTopLevelCommas(sortingKey) : nil
+    // VersionedCollapsingMergeTree appends its version column to the sorting
+    // key itself: the key as written is the one in engine_full.
+    if let sorting = orderBy, let written = clauses.orderBy.map({ splitTopLevelCommas(normalizedSQL($0)) }),
+        written.count < sorting.count, sorting.prefix(written.count).map(normalizedSQL) == written
+    {
+        orderBy = Array(sorting.prefix(written.count))
+    }
     var primary: [String]? = primaryKey.isEmpty ? nil : splitTopLevelCommas(primaryKey)
     if let p = primary, let o = orderBy, p.map(normalizedSQL) == o.map(normalizedSQL) {
         primary = nil
