@@ -57,9 +57,16 @@ package struct Parser {
 
     /// Parses a whole file (or range).
     package static func parse(_ file: SourceFile) -> (Program, [Diagnostic]) {
+        let (statements, diagnostics) = parseStatements(file)
+        return (Program(file: file, statements: statements), diagnostics)
+    }
+
+    /// `parse`, the statements alone (held by nothing else, so a caller can let
+    /// them go one by one).
+    package static func parseStatements(_ file: SourceFile) -> ([Stmt], [Diagnostic]) {
         var parser = Parser(file: file)
         let statements = parser.parseProgram()
-        return (Program(file: file, statements: statements), parser.diagnostics)
+        return (statements, parser.diagnostics)
     }
 
     /// Whether more input could complete this text (for the REPL's continuation prompt).
