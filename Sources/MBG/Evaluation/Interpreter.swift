@@ -42,11 +42,23 @@ public final class Interpreter {
 
     @discardableResult
     public func evaluate(file: SourceFile) throws -> Value {
-        let (program, syntaxErrors) = Parser.parse(file)
+        var statements: [Stmt]
+        let syntaxErrors: [Diagnostic]
+        (statements, syntaxErrors) = Parser.parseStatements(file)
         if !syntaxErrors.isEmpty { throw DiagnosticList(syntaxErrors) }
+        var declaredTables = 0
+        var declaredMigrations = 0
+        for statement in statements {
+            if case .table = statement { declaredTables += 1 }
+            if case .migrate = statement { declaredMigrations += 1 }
+        }
+        session.reserve(tables: declaredTables, migrations: declaredMigrations)
         var last: Value = .null
         var failures: [Diagnostic] = []
-        for statement in program.statements {
+        // Each statement's syntax is let go once it has run (popped from the
+        // end of the reversed list): a big script's tree is not held to the end.
+        statements.reverse()
+        while let statement = statements.popLast() {
             do {
                 last = try execute(statement, in: globals, file: file)
             } catch let d as Diagnostic {
@@ -67,10 +79,10 @@ public final class Interpreter {
     /// Reads and evaluates a file from disk.
     @discardableResult
     public func run(path: String) throws -> Value {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // The bytes read go once they are text: a big script is not held three times.
+        guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw DiagnosticList([Diagnostic(.check, "cannot read file '\(path)'", at: nil)])
         }
-        let text = String(decoding: data, as: UTF8.self)
         let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
         loadedModules[canonical] = false
         defer { loadedModules[canonical] = true }

@@ -10,6 +10,13 @@ package struct Session {
     private var viewsByName: [String: Int] = [:]
     private var migrationsByName: [String: Int] = [:]
 
+    /// Room for this many more declarations: a big script's arrays then grow
+    /// once, not by doubling (each doubling holds the old and the new copy).
+    mutating func reserve(tables more: Int, migrations moreMigrations: Int) {
+        tables.reserveCapacity(tables.count + more)
+        migrations.reserveCapacity(migrations.count + moreMigrations)
+    }
+
     mutating func add(_ t: TableDef) {
         tablesByName[t.name, default: []].append(tables.count)
         tables.append(t)

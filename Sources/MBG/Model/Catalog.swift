@@ -145,6 +145,11 @@ public struct Catalog: Sendable, Hashable, Codable {
         return index["\(db).\(name)"].map { tables[$0] }
     }
 
+    /// Whether `table(name, database:)` finds one, without copying it out.
+    package func hasTable(_ name: String, database: String? = nil) -> Bool {
+        index["\(database ?? self.database).\(name)"] != nil
+    }
+
     /// Versions of a logical table present on the server, lowest first.
     /// An unversioned table of the same name counts as the lowest.
     public func versions(of logical: String, database: String? = nil) -> [CatalogTable] {

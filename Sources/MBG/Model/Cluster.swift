@@ -69,6 +69,16 @@ extension TableDef {
 
 /// `ReplacingMergeTree` of `ReplacingMergeTree(ver)`.
 func engineName(_ engine: String) -> String {
+    // ASCII (every engine name is): bytes, no Foundation; called per table and step.
+    let fast: String?? = engine.utf8.withContiguousStorageIfAvailable { b in
+        var i = 0
+        while i < b.count, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+        var j = i
+        while j < b.count, b[j] < 0x80, b[j] != 0x28, !(b[j] == 0x20 || (b[j] >= 0x09 && b[j] <= 0x0D)) { j += 1 }
+        guard j == b.count || b[j] < 0x80 else { return nil }
+        return String(decoding: UnsafeBufferPointer(rebasing: b[i..<j]), as: UTF8.self)
+    }
+    if let fast = fast ?? nil { return fast }
     let trimmed = engine.trimmingCharacters(in: .whitespaces)
     return String(trimmed.prefix { $0 != "(" && !$0.isWhitespace })
 }

@@ -19,6 +19,8 @@ struct FeatureProblem: Equatable {
 /// version they may have been kept from (its columns tell which names were columns).
 /// `dropSampling` spells the way out where the hint names it.
 func featureProblems(_ table: TableDef, base: TableDef?, dropSampling: String = "`sample_by none`") -> [FeatureProblem] {
+    // Most tables have none of the three: nothing to check, nothing to build.
+    if table.sampleBy?.isEmpty ?? true, table.indexes.isEmpty, table.projections.isEmpty { return [] }
     var problems: [FeatureProblem] = []
     let columns = Set(table.columns.map(\.name))
     let known = columns.union(base?.columns.map(\.name) ?? [])
@@ -32,7 +34,7 @@ func featureProblems(_ table: TableDef, base: TableDef?, dropSampling: String = 
         referencedNames(sql).filter { known.contains($0) && !columns.contains($0) }
     }
 
-    if let sample = table.sampleBy, !sample.isEmpty, table.engine.contains("MergeTree") {
+    if let sample = table.sampleBy, !sample.isEmpty, table.engine.containsText("MergeTree") {
         let inherited = base?.sampleBy.map { normalizedSQL($0) == normalizedSQL(sample) } ?? false
         let primary = table.effectivePrimaryKey ?? table.effectiveOrderBy
         if !primary.map(normalizedSQL).contains(normalizedSQL(sample)) {

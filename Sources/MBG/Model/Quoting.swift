@@ -13,13 +13,36 @@ private let reservedWords: Set<String> = [
 /// True for names that ClickHouse reads as an identifier without quotes.
 package func isPlainIdentifier(_ name: String) -> Bool {
     // ASCII only, so bytes suffice (and are much cheaper than Unicode properties).
+    // This runs for every name put in SQL: one pass over contiguous bytes.
     func letter(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F }
-    guard let first = name.utf8.first, letter(first) else { return false }
-    for b in name.utf8 {
-        guard letter(b) || (b >= 0x30 && b <= 0x39) else { return false }
+    var name = name
+    return name.withUTF8 { b in
+        guard let first = b.first, letter(first) else { return false }
+        // The name lowercased, packed into 8 bytes (no reserved word is longer).
+        var packed: UInt64 = 0
+        for (i, c) in b.enumerated() {
+            guard letter(c) || (c >= 0x30 && c <= 0x39) else { return false }
+            if i < 8 { packed |= UInt64(c >= 0x41 && c <= 0x5A ? c | 0x20 : c) << (8 * UInt64(i)) }
+        }
+        // Longer names are no reserved word; the others are looked up without
+        // a lowercased copy or hashing.
+        return b.count > 8 || !isReservedPacked(packed)
     }
-    // No reserved word is longer than 8 letters: skip the lookup for longer names.
-    return name.utf8.count > 8 || !reservedWords.contains(name.lowercased())
+}
+
+/// `reservedWords`, each packed as `isPlainIdentifier` packs a name, sorted.
+private let reservedPacked: [UInt64] = reservedWords.map { w in
+    w.utf8.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+}.sorted()
+
+private func isReservedPacked(_ packed: UInt64) -> Bool {
+    var lo = 0
+    var hi = reservedPacked.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if reservedPacked[mid] < packed { lo = mid + 1 } else { hi = mid }
+    }
+    return lo < reservedPacked.count && reservedPacked[lo] == packed
 }
 
 /// `events` stays `events`; anything else is backquoted with `\` escapes, so no
@@ -35,6 +58,12 @@ package func quoteString(_ text: String) -> String {
 }
 
 private func escapeForQuotes(_ text: String, quote: Character) -> String {
+    // Most text has nothing to escape: then it is returned as it is, without
+    // walking its characters.
+    let q = quote.asciiValue ?? 0
+    if !text.utf8.contains(where: { $0 == 0x5C || $0 == q || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 == 0 }) {
+        return text
+    }
     var out = ""
     out.reserveCapacity(text.utf8.count + 2)
     for ch in text {
@@ -55,4 +84,26 @@ private func escapeForQuotes(_ text: String, quote: Character) -> String {
 package func qualified(_ database: String?, _ name: String) -> String {
     guard let database, !database.isEmpty else { return quoteIdentifier(name) }
     return quoteIdentifier(database) + "." + quoteIdentifier(name)
+}
+
+extension String {
+    /// Whether `needle` (ASCII) occurs in the text: as Foundation's `contains`
+    /// finds it, but for ASCII text a plain byte search (engine names, SQL
+    /// keywords; this runs per table and step of big plans).
+    func containsText(_ needle: String) -> Bool {
+        let found: Bool?? = utf8.withContiguousStorageIfAvailable { hay -> Bool? in
+            guard !hay.contains(where: { $0 >= 0x80 }) else { return nil }
+            let n = Array(needle.utf8)
+            guard !n.isEmpty else { return false }
+            guard hay.count >= n.count else { return false }
+            for i in 0...(hay.count - n.count) where hay[i] == n[0] {
+                var j = 1
+                while j < n.count && hay[i + j] == n[j] { j += 1 }
+                if j == n.count { return true }
+            }
+            return false
+        }
+        if let found = found ?? nil { return found }
+        return contains(needle)
+    }
 }

@@ -21,15 +21,37 @@ public struct Version: Sendable, Hashable, Comparable, Codable, CustomStringConv
     }
 
     /// `0.1`
-    public var description: String { parts.map(String.init).joined(separator: ".") }
+    public var description: String { joined(UInt8(ascii: ".")) }
     /// `0_1`, as used in physical names.
-    public var suffix: String {
-        var s = ""
-        for (i, n) in parts.enumerated() {
-            if i > 0 { s += "_" }
-            s += String(n)
+    public var suffix: String { joined(UInt8(ascii: "_")) }
+
+    /// The parts in decimal with `separator` between them, written as bytes
+    /// straight into the string: physical names are made for every table and
+    /// step of a plan.
+    private func joined(_ separator: UInt8) -> String {
+        // At most 20 digits and a sign per part, and a separator.
+        String(unsafeUninitializedCapacity: parts.count * 22) { buffer in
+            var end = 0
+            for (i, n) in parts.enumerated() {
+                if i > 0 {
+                    buffer[end] = separator
+                    end += 1
+                }
+                if n < 0 {
+                    buffer[end] = UInt8(ascii: "-")
+                    end += 1
+                }
+                var m = n.magnitude
+                let start = end
+                repeat {
+                    buffer[end] = UInt8(ascii: "0") + UInt8(m % 10)
+                    end += 1
+                    m /= 10
+                } while m > 0
+                buffer[start..<end].reverse()
+            }
+            return end
         }
-        return s
     }
 
     public static func < (a: Version, b: Version) -> Bool {

@@ -97,6 +97,7 @@ extension Catalog {
     /// its dependents, and any view whose SELECT names it (plain views are not
     /// in the dependency list). `except` names views to leave out (the bridge).
     package func views(reading name: String, database: String, except: Set<String> = []) -> [DependentView] {
+        guard !viewPositions.isEmpty else { return [] }  // no views: nothing to look up (asked per migration)
         let listed = Set(table(name, database: database)?.dependentViews ?? [])
         let columns = table(name, database: database)?.definition.columns.map(\.name) ?? []
         var out: [DependentView] = []

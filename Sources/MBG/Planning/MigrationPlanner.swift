@@ -34,7 +34,7 @@ package struct PlanningInputs: Sendable {
     var capabilities: Capabilities { catalog.capabilities }
 
     func exists(_ name: String, in database: String?) -> Bool {
-        catalog.table(name, database: database ?? self.database) != nil
+        catalog.hasTable(name, database: database ?? self.database)
     }
 }
 
@@ -125,9 +125,10 @@ package struct Planner: Sendable {
     /// A declared table: create it, or nothing when it exists as declared, or
     /// blocked drift when it exists otherwise (mbg never recreates a table).
     func tableStep(_ t: TableDef) -> PlanStep {
-        guard let live = inputs.catalog.table(t.physicalName, database: t.database) else {
+        let name = t.physicalName
+        guard let live = inputs.catalog.table(name, database: t.database) else {
             if t.cluster != nil || t.distributedBy != nil || t.isReplicated { return clusteredTableStep(t) }
-            return PlanStep(.createTable, target: t.physicalName, summary: "create table \(t.physicalName)", sql: [createTableSQL(t)])
+            return PlanStep(.createTable, target: name, summary: "create table \(name)", sql: [createTableSQL(t)])
         }
         var drift = catalogTableDiff(declared: t, live: live.definition)
         if t.cluster != nil || t.distributedBy != nil || t.isReplicated { drift = clusteredDrift(t, live) }

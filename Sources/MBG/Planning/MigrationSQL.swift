@@ -42,6 +42,7 @@ package struct MigrationSQL: Sendable {
         // backfill and verification work local to local.
         oldName = m.from.dataName
         newName = m.to.dataName
+        stagePrefix = "_mbg_stage_\(newName)_"
         cluster = m.to.cluster ?? m.from.cluster
         old = qualified(m.from.database ?? database, oldName)
         new = qualified(db, newName)
@@ -82,7 +83,8 @@ package struct MigrationSQL: Sendable {
         return types.contains { $0.contains("Nullable") || $0.contains("Decimal") } ? "toString(tuple(\(q)))" : q
     }
 
-    var stagePrefix: String { "_mbg_stage_\(newName)_" }
+    /// `_mbg_stage_<new>_`; stage n is this and n.
+    let stagePrefix: String
     package func stageName(_ index: Int) -> String { stagePrefix + String(index) }
     package func stage(_ index: Int) -> String { qualified(db, stageName(index)) }
 
@@ -165,7 +167,7 @@ package struct MigrationSQL: Sendable {
     /// the copy is a plain MergeTree with the same columns and keys.
     package func createProbeTarget() -> String {
         if migration.to.isReplicated { return localCopyOfNew(named: "_mbg_probe_dst_\(newName)") }
-        if migration.to.engine.contains("CollapsingMergeTree") {
+        if migration.to.engine.containsText("CollapsingMergeTree") {
             // The keys stay: 26.9 takes SAMPLE BY from the AS table, and it must be in the key.
             let t = migration.to
             var sql = "CREATE TABLE \(probeTarget) AS \(new) ENGINE = MergeTree"

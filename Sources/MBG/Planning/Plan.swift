@@ -103,9 +103,20 @@ package struct PlanRenderer {
     package init(verbose: Bool) { self.verbose = verbose }
 
     private mutating func line(_ text: String) {
+        startLine()
+        out.append(contentsOf: text.utf8)
+    }
+
+    /// A new line of `prefix` and `text`, appended as they are (no joined copy).
+    private mutating func line(_ prefix: String, _ text: String) {
+        startLine()
+        out.append(contentsOf: prefix.utf8)
+        out.append(contentsOf: text.utf8)
+    }
+
+    private mutating func startLine() {
         if wroteAnything { out.append(UInt8(ascii: "\n")) }
         wroteAnything = true
-        out.append(contentsOf: text.utf8)
     }
 
     package mutating func append(_ step: PlanStep) {
@@ -116,8 +127,9 @@ package struct PlanRenderer {
             case .done: ("=", " (done, skipped)")
             case .blocked: ("!", " (blocked)")
             }
-        line("\(mark) \(count). \(step.summary)\(state)")
-        for note in step.notes { line("     note: \(note)") }
+        line("\(mark) \(count). ", step.summary)
+        out.append(contentsOf: state.utf8)
+        for note in step.notes { line("     note: ", note) }
         guard step.status != .done else { return }
         if let r = step.repeated, !verbose {
             for sql in r.sql { appendIndented(sql) }

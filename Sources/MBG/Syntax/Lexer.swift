@@ -40,6 +40,11 @@ package struct Lexer {
                 hint: hint, atEndOfInput: atEnd))
     }
 
+    /// The one-byte punctuation tokens, by byte.
+    static let punctuation: [String?] = (0..<256).map { b in
+        "{}()[],:=.+-*/%<>;".utf8.contains(UInt8(b)) ? String(UnicodeScalar(UInt8(b))) : nil
+    }
+
     static func isIdentStart(_ b: UInt8) -> Bool {
         (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || b == 95
     }
@@ -96,14 +101,23 @@ package struct Lexer {
         default:
             break
         }
-        let two = pos + 1 < end ? String(decoding: bytes[pos..<pos + 2], as: UTF8.self) : ""
-        if ["->", "==", "!=", "<=", ">="].contains(two) {
+        // Bytes, not strings: every punctuation token of a big script passes here.
+        let two: String? =
+            switch (b, peek(1)) {
+            case (45, 62): "->"
+            case (61, 61): "=="
+            case (33, 61): "!="
+            case (60, 61): "<="
+            case (62, 61): ">="
+            default: nil
+            }
+        if let two {
             pos += 2
             return make(.punct(two))
         }
-        if let scalar = Optional(b), "{}()[],:=.+-*/%<>;".utf8.contains(scalar) {
+        if let one = Lexer.punctuation[Int(b)] {
             pos += 1
-            return make(.punct(String(UnicodeScalar(b))))
+            return make(.punct(one))
         }
         // Anything else: one whole character, reported, then skipped.
         pos += 1
@@ -117,9 +131,16 @@ package struct Lexer {
         var parts: [Int] = []
         while true {
             let numStart = pos
-            while pos < end && Lexer.isDigit(bytes[pos]) { pos += 1 }
-            let digits = String(decoding: bytes[numStart..<pos], as: UTF8.self)
-            guard let n = Int(digits) else {
+            var value: Int? = 0
+            while pos < end && Lexer.isDigit(bytes[pos]) {
+                if let v = value {
+                    let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(Int(bytes[pos] - 48))
+                    value = o1 || o2 ? nil : a
+                }
+                pos += 1
+            }
+            guard let n = value else {
                 error("version part too large", numStart, pos)
                 return .version(Version(parts.isEmpty ? [0] : parts))
             }
@@ -140,27 +161,32 @@ package struct Lexer {
     }
 
     private mutating func lexNumber(_ start: Int) -> TokenKind {
-        var digits = ""
-        func readDigits() {
+        // The integer part's value as it is read (nil once it overflows); a
+        // decimal's text is taken from the source afterwards, `_` left out.
+        var value: Int? = 0
+        func readDigits(_ counting: Bool) {
             while pos < end && (Lexer.isDigit(bytes[pos]) || (bytes[pos] == 95 && Lexer.isDigit(peek(1)))) {
-                if bytes[pos] != 95 { digits.append(Character(UnicodeScalar(bytes[pos]))) }
+                if counting, bytes[pos] != 95, let v = value {
+                    let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(Int(bytes[pos] - 48))
+                    value = o1 || o2 ? nil : a
+                }
                 pos += 1
             }
         }
-        readDigits()
+        readDigits(true)
         var isDecimal = false
         if peek() == 46, Lexer.isDigit(peek(1)) {
             isDecimal = true
-            digits.append(".")
             pos += 1
-            readDigits()
+            readDigits(false)
         }
         // Durations: 30s 5m 2h 7d.
         if !isDecimal, [115, 109, 104, 100].contains(peek()), !Lexer.isIdentChar(peek(1)) {
             let unit = peek()
             pos += 1
             let mult = unit == 115 ? 1 : unit == 109 ? 60 : unit == 104 ? 3600 : 86400
-            guard let n = Int(digits), n <= Int.max / mult else {
+            guard let n = value, n <= Int.max / mult else {
                 error("duration too large", start, pos)
                 return .duration(0)
             }
@@ -175,8 +201,11 @@ package struct Lexer {
             _ = s
             return .integer(0)
         }
-        if isDecimal { return .decimal(Double(digits) ?? 0) }
-        guard let n = Int(digits) else {
+        if isDecimal {
+            let digits = String(decoding: bytes[start..<pos].filter { $0 != 95 }, as: UTF8.self)
+            return .decimal(Double(digits) ?? 0)
+        }
+        guard let n = value else {
             error("number too large", start, pos, hint: "integers go up to \(Int.max)")
             return .integer(0)
         }

@@ -3,9 +3,22 @@
 /// next statement and goes on, so one run reports several errors.
 package struct Parser {
     let file: SourceFile
-    var tokens: [Token]
+    /// The tokens around the current one, lexed as the parser reaches them:
+    /// `tokens[index - base]` is the current token; the one before it and the
+    /// one after it (the lookahead) are kept too. A big script's tokens are
+    /// never all held at once.
+    var tokens: [Token] = []
+    var base = 0
+    var lexer: Lexer
     var index = 0
-    package private(set) var diagnostics: [Diagnostic] = []
+    private var parseDiagnostics: [Diagnostic] = []
+    /// The lexer's diagnostics (of the whole text, as if it were all lexed
+    /// first), then the parser's.
+    package var diagnostics: [Diagnostic] {
+        var rest = lexer
+        if !(tokens.last?.isEOF ?? false) { while !rest.next().isEOF {} }
+        return rest.diagnostics + parseDiagnostics
+    }
     /// Guards against runaway recursion on hostile input (`((((((…`).
     var depth = 0
     static let maxDepth = 200
@@ -31,16 +44,29 @@ package struct Parser {
 
     package init(file: SourceFile, range: SourceRange? = nil) {
         self.file = file
-        var lexer = Lexer(file: file, range: range)
-        self.tokens = lexer.tokenize()
-        self.diagnostics = lexer.diagnostics
+        self.lexer = Lexer(file: file, range: range)
+        lexAhead()
+    }
+
+    /// Lexes until the token after the current one is in `tokens` (or the end is).
+    private mutating func lexAhead() {
+        while index + 1 - base >= tokens.count, !(tokens.last?.isEOF ?? false) {
+            tokens.append(lexer.next())
+        }
     }
 
     /// Parses a whole file (or range).
     package static func parse(_ file: SourceFile) -> (Program, [Diagnostic]) {
+        let (statements, diagnostics) = parseStatements(file)
+        return (Program(file: file, statements: statements), diagnostics)
+    }
+
+    /// `parse`, the statements alone (held by nothing else, so a caller can let
+    /// them go one by one).
+    package static func parseStatements(_ file: SourceFile) -> ([Stmt], [Diagnostic]) {
         var parser = Parser(file: file)
         let statements = parser.parseProgram()
-        return (Program(file: file, statements: statements), parser.diagnostics)
+        return (statements, parser.diagnostics)
     }
 
     /// Whether more input could complete this text (for the REPL's continuation prompt).
@@ -56,13 +82,20 @@ package struct Parser {
 
     // MARK: - helpers
 
-    var current: Token { tokens[index] }
-    func peekToken(_ k: Int = 1) -> Token { tokens[min(index + k, tokens.count - 1)] }
+    var current: Token { tokens[index - base] }
+    /// The token after the current one (the end stays the end).
+    func peekToken() -> Token { tokens[min(index + 1 - base, tokens.count - 1)] }
 
     @discardableResult
     mutating func advance() -> Token {
-        let t = tokens[index]
-        if index < tokens.count - 1 { index += 1 }
+        let t = tokens[index - base]
+        if !t.isEOF { index += 1 }
+        if index - base > 4096 {
+            // Only the previous token (for `previousEnd`) is needed behind the current one.
+            tokens.removeFirst(index - base - 1)
+            base = index - 1
+        }
+        lexAhead()
         return t
     }
 
@@ -85,11 +118,11 @@ package struct Parser {
         return false
     }
 
-    var previousEnd: Int { index > 0 ? tokens[index - 1].range.end : 0 }
+    var previousEnd: Int { index > 0 ? tokens[index - 1 - base].range.end : 0 }
 
     mutating func fail(_ message: String, hint: String? = nil, at token: Token? = nil) -> Failure {
         let t = token ?? current
-        diagnostics.append(
+        parseDiagnostics.append(
             Diagnostic(
                 .syntax, message, at: SourceLocation(file: file, range: t.range), hint: hint,
                 atEndOfInput: t.isEOF))
@@ -306,7 +339,7 @@ package struct Parser {
             }
         for flag in flags where !allowed.contains(flag.text) {
             let list = allowed.sorted().map { "'\($0)'" }.joined(separator: ", ")
-            diagnostics.append(
+            parseDiagnostics.append(
                 Diagnostic(
                     .syntax, "unexpected '\(flag.text)' after '\(kind.rawValue)'",
                     at: SourceLocation(file: file, range: flag.range),
@@ -777,7 +810,7 @@ package struct Parser {
                     var sub = Parser(file: file, range: range)
                     sub.depth = depth
                     if sub.current.isEOF {
-                        diagnostics.append(
+                        parseDiagnostics.append(
                             Diagnostic(.syntax, "empty interpolation", at: SourceLocation(file: file, range: SourceRange(range.start - 2, range.end + 1)), hint: "put an expression inside \\( )"))
                         throw Failure()
                     }
@@ -785,14 +818,14 @@ package struct Parser {
                     do {
                         inner = try sub.interpolated()
                     } catch {
-                        diagnostics += sub.diagnostics.map { d in
+                        parseDiagnostics += sub.diagnostics.map { d in
                             var d = d
                             d.atEndOfInput = false
                             return d
                         }
                         throw Failure()
                     }
-                    diagnostics += sub.diagnostics
+                    parseDiagnostics += sub.diagnostics
                     segments.append(.expr(inner))
                 }
             }
