@@ -144,7 +144,7 @@ final class MigrationPlanTests: XCTestCase {
         t.stateExists = true
         t.state = ["lock": (#"{"owner":"host-a:4242","since":"2027-01-15T10:00:00Z"}"#, "host-a:4242", t.now - 5)]
         XCTAssertThrowsError(try runner(t).apply(migration(), catalog: catalog, cutover: false, takeOverLock: true)) { error in
-            XCTAssertEqual("\(error)", "migration 'ev' is locked by host-a:4242 since 2027-01-15T10:00:00Z; last heartbeat 5 s ago; wait for it to finish")
+            XCTAssertEqual("\(error)", "migration 'ev' is locked by host-a:4242 since 2027-01-15T10:00:00Z; last heartbeat 5 s ago; wait for it to finish (mbg run --wait waits for it)")
         }
         // Stale, but not taken over explicitly.
         t.state["lock"]!.2 = t.now - 600
