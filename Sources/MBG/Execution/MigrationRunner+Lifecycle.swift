@@ -214,7 +214,7 @@ extension MigrationRunner {
             throw MigrationError.unsupported(MigrationSQL.swapOnClusterRefusal)
         case .swap:
             guard m.transform == nil else {
-                throw MigrationError.unsupported("swap cut-over keeps the bridge as a reverse sync, which a transform cannot run backwards; use versioned cut-over")
+                throw MigrationError.unsupported(MigrationSQL.swapWithTransformRefusal)
             }
             if capabilities.exchangeTables {
                 try swapByExchange(m, s, state)

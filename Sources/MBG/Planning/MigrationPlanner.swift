@@ -246,7 +246,7 @@ package struct Planner: Sendable {
             cut.notes.append("nothing is renamed: consumers move to \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where m.transform != nil:
             cut.status = .blocked
-            cut.notes.append("swap needs the bridge to run backwards after the switch; a transform cannot: use versioned")
+            cut.notes.append(MigrationSQL.swapWithTransformRefusal)
         case .swap where capabilities.exchangeTables:
             cut.sql = [s.exchange]
             cut.notes.append("atomic; afterwards the bridge copies inserts into \(s.old) (new layout) over to \(s.new) (old data), so rollback loses nothing")
