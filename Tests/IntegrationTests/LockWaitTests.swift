@@ -10,25 +10,11 @@ import XCTest
 final class LockWaitTests: XCTestCase {
     static let rows = 200_000
 
-    func file(_ text: String) throws -> String {
-        let path = NSTemporaryDirectory() + "mbg-wait-\(UUID().uuidString).mbg"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
-
     func testSecondRunWaitsForTheFirst() throws {
         onEveryLane(timeout: 240) { lane in
-            let t = qualified(lane.database, "ev_0_0")
-            try lane.transport.run("CREATE TABLE \(t) (id UInt64, ts DateTime, payload String) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY id")
-            try lane.transport.run("INSERT INTO \(t) SELECT number, toDateTime('2024-01-01 00:00:00') + intDiv(number * 31536000, \(Self.rows)), toString(number) FROM numbers(\(Self.rows))")
+            try TransformLiveTests.seed(lane, rows: Self.rows)
             // About five seconds of backfill at the throttle: long enough to meet the lock.
-            let script = try file("""
-                table ev v0.0 {
-                    id UInt64 key
-                    ts DateTime
-                    payload String
-                } order_by id partition_by "toYYYYMM(ts)"
+            let script = try scriptFile(TransformLiveTests.oldTable + """
                 table ev v0.1 order_by ts, id
                 migrate ev v0.0 -> v0.1 strategy fence throttle 40000
                 apply ev

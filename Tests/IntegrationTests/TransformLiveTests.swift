@@ -12,13 +12,6 @@ import XCTest
 final class TransformLiveTests: XCTestCase {
     static let rows = 100_000
 
-    func file(_ text: String) throws -> String {
-        let path = NSTemporaryDirectory() + "mbg-transform-\(UUID().uuidString).mbg"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
-
     static let oldTable = """
         table ev v0.0 {
             id UInt64 key
@@ -28,10 +21,13 @@ final class TransformLiveTests: XCTestCase {
 
         """
 
-    func seed(_ lane: LaneContext) throws {
+    func seed(_ lane: LaneContext) throws { try Self.seed(lane, rows: Self.rows) }
+
+    /// `ev_0_0` as `oldTable` declares it, `rows` rows over about a year.
+    static func seed(_ lane: LaneContext, rows: Int) throws {
         let t = qualified(lane.database, "ev_0_0")
         try lane.transport.run("CREATE TABLE \(t) (id UInt64, ts DateTime, payload String) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY id")
-        try lane.transport.run("INSERT INTO \(t) SELECT number, toDateTime('2024-01-01 00:00:00') + intDiv(number * 31536000, \(Self.rows)), toString(number) FROM numbers(\(Self.rows))")
+        try lane.transport.run("INSERT INTO \(t) SELECT number, toDateTime('2024-01-01 00:00:00') + intDiv(number * 31536000, \(rows)), toString(number) FROM numbers(\(rows))")
     }
 
     /// stdlib `transform`: `rename(ev, "v0.1", "payload", "body")`.
@@ -68,7 +64,7 @@ final class TransformLiveTests: XCTestCase {
             try seed(lane)
             let base = ["--url", lane.url.absoluteString, "--database", lane.database, "--yes"]
             func run(_ action: String) throws {
-                let r = try runMBG(["run", try file(declarations + action + "\n")] + base, timeout: 180)
+                let r = try runMBG(["run", try scriptFile(declarations + action + "\n")] + base, timeout: 180)
                 XCTAssertEqual(r.status, 0, "[\(lane.name)] \(action): \(r.stderr)")
             }
             let newTable = qualified(lane.database, "ev_0_1")
@@ -119,14 +115,24 @@ final class TransformLiveTests: XCTestCase {
 
                 """
             let base = ["--url", lane.url.absoluteString, "--database", lane.database, "--yes"]
-            let plan = try runMBG(["plan", try file(declarations)] + base)
+            let plan = try runMBG(["plan", try scriptFile(declarations)] + base)
             XCTAssertTrue(plan.stdout.contains("swap is refused with a transform"), "[\(lane.name)] \(plan.stdout)\n\(plan.stderr)")
-            let r = try runMBG(["run", try file(declarations + "apply ev\n")] + base)
+            let r = try runMBG(["run", try scriptFile(declarations + "apply ev\n")] + base)
             XCTAssertEqual(r.status, 3, "[\(lane.name)] \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("swap is refused with a transform") && r.stderr.contains("versioned"), "[\(lane.name)] \(r.stderr)")
             let made = try lane.transport.run("SELECT count() FROM system.tables WHERE database = \(quoteString(lane.database)) AND name IN ('ev_0_1', 'mv_ev_to_0_1')").scalar
             XCTAssertEqual(made, "0", "[\(lane.name)] nothing created")
             print("[\(lane.name)] \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+    }
+}
+
+extension XCTestCase {
+    /// A temporary script file, removed after the test.
+    func scriptFile(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "mbg-test-\(UUID().uuidString).mbg"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
     }
 }
