@@ -61,35 +61,48 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
     }
 }
 
-struct Run: ParsableCommand, MBGRunnable {
+/// A subcommand over script files (`run`, `check`, `plan`): reads them, then
+/// `execute(_:)`; a file that cannot be read is a usage error.
+protocol ScriptsCommand: MBGRunnable {
+    var files: [String] { get }
+    func execute(_ sources: [(String, String)]) -> MBGExit
+}
+
+extension ScriptsCommand {
+    func execute() -> MBGExit {
+        guard let sources = readFiles(files) else { return .usage }
+        return execute(sources)
+    }
+}
+
+struct Run: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate scripts in order.")
     @Argument(help: "Script files (.mbg).") var files: [String]
     @OptionGroup var common: CommonOptions
     @OptionGroup var lockWait: LockWaitOptions
 
-    func execute() -> MBGExit {
-        guard let sources = readFiles(files) else { return .usage }
+    func execute(_ sources: [(String, String)]) -> MBGExit {
         let wait: Double?
         do { wait = try lockWait.seconds() } catch { return report(error) }
         return runSources(sources, RunSettings(common: common, mode: common.dryRun ? .dryRun : .live, lockWait: wait))
     }
 }
 
-struct Check: ParsableCommand, MBGRunnable {
+struct Check: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(abstract: "Parse and check scripts without connecting.")
     @Argument(help: "Script files (.mbg).") var files: [String]
     @OptionGroup var common: CommonOptions
 
-    func execute() -> MBGExit {
-        guard let sources = readFiles(files) else { return .usage }
-        if common.json { return checkAsJSON(sources, RunSettings(common: common, mode: .checkOnly)) }
-        let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
-        if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
+    func execute(_ sources: [(String, String)]) -> MBGExit {
+        let settings = RunSettings(common: common, mode: .checkOnly)
+        if common.json { return checkAsJSON(sources, settings) }
+        let code = runSources(sources, settings)
+        if code == .success { Console.err("ok: \(files.joined(separator: ", "))") }
         return code
     }
 }
 
-struct PlanCommand: ParsableCommand, MBGRunnable {
+struct PlanCommand: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan", abstract: "Show what applying the scripts would do; change nothing.")
     @Argument(help: "Script files (.mbg).") var files: [String]
@@ -99,8 +112,7 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
     var verbose = false
     @OptionGroup var common: CommonOptions
 
-    func execute() -> MBGExit {
-        guard let sources = readFiles(files) else { return .usage }
+    func execute(_ sources: [(String, String)]) -> MBGExit {
         let mode: ServerMode = common.dryRun ? .dryRun : .live
         let output = TerminalOutput(json: common.json)
         output.collectPlans = true

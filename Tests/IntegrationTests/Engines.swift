@@ -12,6 +12,8 @@ enum Lane: String, CaseIterable, Sendable {
     var isModern: Bool { self == .v26 }
     /// "18" or "26", for messages.
     var name: String { self == .v18 ? "18" : "26" }
+    /// The lane of "18" or "26".
+    init(server: String) { self = server == "18" ? .v18 : .v26 }
 }
 
 /// A server and a fresh database on it, for one test; the one way integration
@@ -56,6 +58,18 @@ extension XCTestCase {
     /// database, dropped afterwards. A lane without its URL fails the test: a
     /// missing engine is never a pass. An error thrown by `body` fails the
     /// test, naming the lane.
+    /// On one lane (timeout 120 s): `rows` rows seeded in `ev_0_0` and the
+    /// migration of them (`strategy`, cut-over `mode`) most live scenarios run.
+    func onSeededLane(
+        _ lane: Lane, rows: Int, strategy: BackfillStrategy = .fence, mode: CutoverMode = .versioned,
+        file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext, MigrationDef) throws -> Void
+    ) {
+        onEveryLane([lane], timeout: 120, file: file, line: line) { env in
+            try env.seed(rows)
+            try body(env, env.migration(strategy: strategy, mode: mode))
+        }
+    }
+
     func onEveryLane(
         _ lanes: [Lane] = Lane.allCases, timeout: Double = 60,
         file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext) throws -> Void

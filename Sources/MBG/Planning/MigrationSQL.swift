@@ -197,6 +197,11 @@ package struct MigrationSQL: Sendable {
         return f.joined(separator: " AND ")
     }
 
+    /// Rows of the partitions `ids` (a group of whole-partition slices).
+    package func partitionsFilter(_ ids: [String]) -> String {
+        "_partition_id IN (\(ids.map(quoteString).joined(separator: ", ")))"
+    }
+
     package func createStage(_ index: Int) -> String {
         guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
         return localCopyOfNew(named: stageName(index))
@@ -249,6 +254,12 @@ package struct MigrationSQL: Sendable {
     package func reachedCount(part: String, source: String?, target: String) -> String {
         let image = self.image(filter: "_part = \(quoteString(part))", source: source)
         return "SELECT count() FROM \(target) WHERE \(rowHash) IN (SELECT \(rowHash) FROM (\(image)))"
+    }
+
+    /// Rows whose hash is (or with `among: false`, is not) that of a row of
+    /// the old table's image where `filter` holds.
+    package func hash(among: Bool, oldRowsWhere filter: String) -> String {
+        "\(rowHash) \(among ? "IN" : "NOT IN") (SELECT \(rowHash) FROM (\(image(filter: filter))))"
     }
 
     package func stagePartitionCount(_ index: Int, partition: String) -> String {
