@@ -63,4 +63,59 @@ final class LockWaitTests: XCTestCase {
             XCTAssertTrue(bad.stderr.contains("--wait-timeout 'soon'"), bad.stderr)
         }
     }
+
+    /// kill -9 of `mbg run` (apply) at several moments, each followed at once
+    /// by the same command: never exit 73 (the dead local owner's lock is
+    /// taken over, with a warning), and in the end every row of the old
+    /// table, and every row writers added meanwhile, is in the new one once.
+    func testKilledApplyRerunAtOnce() throws {
+        onEveryLane(timeout: 300) { lane in
+            try TransformLiveTests.seed(lane, rows: Self.rows)
+            let script = try scriptFile(TransformLiveTests.oldTable + """
+                table ev v0.1 order_by ts, id
+                migrate ev v0.0 -> v0.1 strategy fence throttle 40000
+                apply ev
+
+                """)
+            let args = ["run", script, "--url", lane.url.absoluteString, "--database", lane.database]
+            let writers = Writers(env: lane, table: "ev_0_0", count: 2)
+            writers.start()
+            var takeovers = 0
+            for (i, delay) in [0.3, 1.5, 3.0].enumerated() {
+                let log = NSTemporaryDirectory() + "mbg-kill-\(UUID().uuidString).log"
+                FileManager.default.createFile(atPath: log, contents: nil)
+                defer { try? FileManager.default.removeItem(atPath: log) }
+                let p = Process()
+                p.executableURL = productsDirectory().appendingPathComponent("mbg")
+                p.arguments = args
+                p.environment = ProcessInfo.processInfo.environment.merging(["MBG_HOME": repositoryRoot().path]) { $1 }
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle(forWritingAtPath: log)
+                try p.run()
+                Thread.sleep(forTimeInterval: delay)
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                let err = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                // Still at work when killed: not refused by the lock of the run killed before.
+                XCTAssertEqual(p.terminationReason, .uncaughtSignal, "[\(lane.name)] run \(i) ended by itself (\(p.terminationStatus)): \(err)")
+                XCTAssertFalse(err.contains("is locked by"), "[\(lane.name)] run \(i): \(err)")
+                if err.contains("taking over the lock of") && err.contains("no longer exists") { takeovers += 1 }
+            }
+            let again = try runMBG(args, timeout: 180)
+            XCTAssertEqual(again.status, 0, "[\(lane.name)] re-run after kill -9: \(again.stderr)")
+            if again.stderr.contains("taking over the lock of") && again.stderr.contains("no longer exists") { takeovers += 1 }
+            XCTAssertFalse(again.stderr.contains("is locked by"), "[\(lane.name)] \(again.stderr)")
+            XCTAssertGreaterThanOrEqual(takeovers, 2, "[\(lane.name)] each run after a kill took the lock over at once")
+            Thread.sleep(forTimeInterval: 0.5)
+            writers.stop()
+            // Writers wrote the old table throughout: the bridge forwarded their rows.
+            let c = try lane.count("ev_0_1", writers: writers)
+            print("[\(lane.name)] kill -9 x3 then re-run: lock taken over \(takeovers) time(s) at once; seed \(c.seed)/\(Self.rows), writer rows \(c.writerUnique)/\(writers.acked), lost \(c.lost), duplicated \(c.duplicated)")
+            XCTAssertEqual(c.seed, Self.rows)
+            XCTAssertEqual(c.seedDuplicated, 0)
+            XCTAssertEqual(c.lost, 0)
+            XCTAssertEqual(c.duplicated, 0)
+            XCTAssertEqual(writers.unresolved, 0)
+        }
+    }
 }
