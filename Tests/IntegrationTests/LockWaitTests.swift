@@ -10,16 +10,21 @@ import XCTest
 final class LockWaitTests: XCTestCase {
     static let rows = 200_000
 
+    /// Seeds `ev_0_0`; returns a script that applies its migration in about
+    /// five seconds of throttled backfill: long enough to meet its lock.
+    func seededApply(_ lane: LaneContext) throws -> String {
+        try TransformLiveTests.seed(lane, rows: Self.rows)
+        return try scriptFile(TransformLiveTests.oldTable + """
+            table ev v0.1 order_by ts, id
+            migrate ev v0.0 -> v0.1 strategy fence throttle 40000
+            apply ev
+
+            """)
+    }
+
     func testSecondRunWaitsForTheFirst() throws {
         onEveryLane(timeout: 240) { lane in
-            try TransformLiveTests.seed(lane, rows: Self.rows)
-            // About five seconds of backfill at the throttle: long enough to meet the lock.
-            let script = try scriptFile(TransformLiveTests.oldTable + """
-                table ev v0.1 order_by ts, id
-                migrate ev v0.0 -> v0.1 strategy fence throttle 40000
-                apply ev
-
-                """)
+            let script = try seededApply(lane)
             let base = ["--url", lane.url.absoluteString, "--database", lane.database]
             let first = Background { try runMBG(["run", script] + base, timeout: 180) }
             let store = StateStore(transport: lane.transport, database: lane.database, owner: "probe", clock: .system)
@@ -70,13 +75,7 @@ final class LockWaitTests: XCTestCase {
     /// table, and every row writers added meanwhile, is in the new one once.
     func testKilledApplyRerunAtOnce() throws {
         onEveryLane(timeout: 300) { lane in
-            try TransformLiveTests.seed(lane, rows: Self.rows)
-            let script = try scriptFile(TransformLiveTests.oldTable + """
-                table ev v0.1 order_by ts, id
-                migrate ev v0.0 -> v0.1 strategy fence throttle 40000
-                apply ev
-
-                """)
+            let script = try seededApply(lane)
             let args = ["run", script, "--url", lane.url.absoluteString, "--database", lane.database]
             let writers = Writers(env: lane, table: "ev_0_0", count: 2)
             writers.start()
