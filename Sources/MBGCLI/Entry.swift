@@ -38,7 +38,7 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
             69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
-        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self])
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self, RehearseCommand.self])
 
     @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
     var statements: String?
@@ -97,7 +97,7 @@ struct Check: ParsableCommand, ScriptsCommand {
         let settings = RunSettings(common: common, mode: .checkOnly)
         if common.json { return checkAsJSON(sources, settings) }
         let code = runSources(sources, settings)
-        if code == .success { Console.err("ok: \(files.joined(separator: ", "))") }
+        if code == .success && !common.quiet { Console.err("ok: \(files.joined(separator: ", "))") }
         return code
     }
 }
@@ -115,6 +115,7 @@ struct PlanCommand: ParsableCommand, ScriptsCommand {
     func execute(_ sources: [(String, String)]) -> MBGExit {
         let mode: ServerMode = common.dryRun ? .dryRun : .live
         let output = TerminalOutput(json: common.json)
+        output.quiet = common.quiet
         output.collectPlans = true
         output.scriptOutputToStderr = true
         let interp: Interpreter
@@ -215,7 +216,7 @@ func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: 
     options.assumeYes = settings.common.yes
     options.continueOnError = settings.common.continueOnError
     options.planOnly = planOnly
-    options.reporter = ConsoleReporter()
+    options.reporter = settings.common.quiet ? QuietReporter() : ConsoleReporter()
     let lockWait = settings.lockWait
     options.makeMigrationEngine = { context in
         let engine = RunnerEngine(context)
@@ -292,6 +293,7 @@ func evaluate(_ sources: [(String, String)], _ interp: Interpreter) -> MBGExit {
 
 func runSources(_ sources: [(String, String)], _ settings: RunSettings) -> MBGExit {
     let output = TerminalOutput(json: settings.common.json)
+    output.quiet = settings.common.quiet
     do {
         let interp = try makeInterpreter(settings, output: output)
         return evaluate(sources, interp)

@@ -95,6 +95,22 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertTrue(steps[4].sql.joined().contains("sum(cityHash64(id, ts, payload))"))
     }
 
+    /// A NULL would make cityHash64 NULL (sums skip the row, hash buckets lose
+    /// it) and 18.16 cannot hash a Decimal: those columns are hashed as text.
+    func testRowHashHashesNullableAndDecimalAsText() {
+        var m = migration()
+        let columns = [
+            ColumnDef(name: "id", type: "UInt64"), ColumnDef(name: "age", type: "Nullable(UInt8)"),
+            ColumnDef(name: "amount", type: "Decimal(18, 4)"), ColumnDef(name: "scores", type: "Array(Nullable(Int32))"),
+            ColumnDef(name: "was_null", type: "UInt8"),
+        ]
+        m.to.columns = columns
+        var old = columns
+        old[4].type = "Nullable(UInt8)"
+        let s = MigrationSQL(m, database: "db", capabilities: .modern, oldColumns: old)
+        XCTAssertEqual(s.rowHash, "cityHash64(id, toString(tuple(age)), toString(tuple(amount)), toString(tuple(scores)), toString(tuple(was_null)))")
+    }
+
     func testFencePlanOn18() throws {
         let steps = plan(migration(mode: .swap), tables: ["ev_0_0"], old18)
         let all = steps.flatMap(\.sql).joined(separator: "\n")

@@ -25,7 +25,7 @@ extension Interpreter {
         // Plain tables first (a migration creates its own target), then migrations, then views.
         for step in plan.steps where step.migration == nil && step.kind == .createTable && step.status == .pending {
             try wrap(location) { for sql in step.sql { try transport.run(sql) } }
-            if !recording { output.line("created table \(step.target)") }
+            if !recording { output.info("created table \(step.target)") }
         }
         if recording {
             // No answers to read: send what the plan shows, in order; cut-over only when asked, finish never.
@@ -46,7 +46,7 @@ extension Interpreter {
         }
         for step in plan.steps where step.kind == .createView && step.status == .pending {
             try wrap(location) { for sql in step.sql { try transport.run(sql) } }
-            if !recording { output.line("created view \(step.target)") }
+            if !recording { output.info("created view \(step.target)") }
         }
         cachedCatalog = nil
         return plan

@@ -368,7 +368,8 @@ extension MigrationRunner {
                 let (copied, thisRun) = progress.add(rows)
                 progress.locked {
                     reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied),
-                                      rowsPerSecond: Double(thisRun) / max(clock.now() - progress.started, 0.001))
+                                      rowsPerSecond: Double(thisRun) / max(clock.now() - progress.started, 0.001),
+                                      partition: unit.items.last?.slice.partition)
                 }
             }
             try fault("backfill.done")
@@ -398,7 +399,9 @@ extension MigrationRunner {
                 elapsed = max(clock.now() - progress.started, 0.001)
             }
             progress.locked {
-                reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed)
+                reporter.progress(
+                    "backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed,
+                    partition: item.element.partition)
             }
         }
         try fault("backfill.done")

@@ -265,20 +265,3 @@ final class OnceFlag: @unchecked Sendable {
     func take() -> Bool { lock.withLock { defer { value = false }; return value } }
 }
 
-/// One statement on its own thread, for reads that can overlap other work.
-final class Concurrent: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var outcome: Result<QueryResult, any Error> = .failure(CancellationError())
-
-    init(_ transport: any Transport, _ sql: String) {
-        Thread.detachNewThread { [self] in
-            outcome = Result { try transport.execute(Query(sql)) }
-            done.signal()
-        }
-    }
-
-    func wait() -> Result<QueryResult, any Error> {
-        done.wait()
-        return outcome
-    }
-}
