@@ -44,9 +44,12 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
     var statements: String?
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var lockWait: LockWaitOptions
 
     func execute() -> MBGExit {
-        let settings = RunSettings(common: common, mode: common.dryRun ? .dryRun : .live)
+        let wait: Double?
+        do { wait = try lockWait.seconds() } catch { return report(error) }
+        let settings = RunSettings(common: common, mode: common.dryRun ? .dryRun : .live, lockWait: wait)
         if let statements {
             return runSources([("<-c>", statements)], settings)
         }
@@ -76,9 +79,12 @@ struct Run: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate scripts in order.")
     @Argument(help: "Script files (.mbg).") var files: [String]
     @OptionGroup var common: CommonOptions
+    @OptionGroup var lockWait: LockWaitOptions
 
     func execute(_ sources: [(String, String)]) -> MBGExit {
-        runSources(sources, RunSettings(common: common, mode: common.dryRun ? .dryRun : .live))
+        let wait: Double?
+        do { wait = try lockWait.seconds() } catch { return report(error) }
+        return runSources(sources, RunSettings(common: common, mode: common.dryRun ? .dryRun : .live, lockWait: wait))
     }
 }
 
@@ -211,7 +217,12 @@ func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: 
     options.continueOnError = settings.common.continueOnError
     options.planOnly = planOnly
     options.reporter = settings.common.quiet ? QuietReporter() : ConsoleReporter()
-    options.makeMigrationEngine = makeMigrationEngine
+    let lockWait = settings.lockWait
+    options.makeMigrationEngine = { context in
+        let engine = RunnerEngine(context)
+        engine.runner.lockWaitSeconds = lockWait
+        return engine
+    }
     options.catalogLoader = readCatalog
     if Console.stdinIsTerminal && !settings.common.yes {
         options.confirm = askOnTerminal
@@ -304,10 +315,6 @@ func runREPL(_ settings: RunSettings) -> MBGExit {
     let editor = LineEditor(historyPath: LineEditor.historyPath())
     let repl = REPL(backend: backend, reader: editor, output: Console.standardOutput, style: .forStandardOutput())
     return repl.run() == .finished ? .success : .scriptError
-}
-
-func makeMigrationEngine(_ context: MigrationEngineContext) -> any MigrationEngine {
-    RunnerEngine(context)
 }
 
 func readCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {

@@ -38,10 +38,42 @@ struct CommonOptions: ParsableArguments {
     var catalog: String?
 }
 
+/// Options of the commands that run migrations (`mbg run`, `mbg -c`, stdin, the REPL).
+struct LockWaitOptions: ParsableArguments {
+    @Flag(help: "When another run holds a migration's lock, wait until it is released instead of exiting 73.")
+    var wait = false
+
+    @Option(name: .customLong("wait-timeout"), help: "With --wait: give up (exit 73) after DURATION, e.g. 90s, 5m, 1h (default: no limit). Implies --wait.")
+    var waitTimeout: String?
+
+    /// nil: do not wait; infinity: no limit.
+    func seconds() throws -> Double? {
+        guard let text = waitTimeout else { return wait ? .infinity : nil }
+        guard let s = parseDuration(text) else {
+            throw CLIError.usage("--wait-timeout '\(text)' is not a duration like 90s, 5m or 1h")
+        }
+        return s
+    }
+}
+
+/// `90`, `90s`, `5m`, `1h` in seconds; nil when it is none of these.
+func parseDuration(_ text: String) -> Double? {
+    let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, factor) in units where t.hasSuffix(suffix) {
+        guard let n = Double(t.dropLast(suffix.count)), n >= 0, n.isFinite else { return nil }
+        return n * factor
+    }
+    guard let n = Double(t), n >= 0, n.isFinite else { return nil }
+    return n
+}
+
 /// What a command run needs to know, resolved from options and environment.
 struct RunSettings {
     var common: CommonOptions
     var mode: ServerMode
+    /// How long to wait for another run's migration lock (`--wait`); nil: exit 73 at once.
+    var lockWait: Double? = nil
 
     func connection() throws -> ConnectionOptions {
         let env = ProcessInfo.processInfo.environment

@@ -127,7 +127,8 @@ final class MigrationPlanTests: XCTestCase {
 
     func testSwapOnModernUsesExchange() throws {
         let steps = plan(migration(mode: .swap))
-        XCTAssertEqual(steps[5].sql, ["EXCHANGE TABLES db.ev_0_0 AND db.ev_0_1"])
+        XCTAssertEqual(steps[5].sql.filter { $0.hasPrefix("EXCHANGE") }, ["EXCHANGE TABLES db.ev_0_0 AND db.ev_0_1"])
+        XCTAssertEqual(steps[5].sql.first, "SYSTEM STOP MERGES db.ev_0_1", "merges stop on both tables before the marks")
         XCTAssertEqual(steps[1].status, .blocked, "the old table is not in the catalog")
         var m = migration(mode: .swap)
         m.transform = "SELECT id, ts, payload FROM db.ev_0_0"
@@ -160,7 +161,7 @@ final class MigrationPlanTests: XCTestCase {
         t.stateExists = true
         t.state = ["lock": (#"{"owner":"host-a:4242","since":"2027-01-15T10:00:00Z"}"#, "host-a:4242", t.now - 5)]
         XCTAssertThrowsError(try runner(t).apply(migration(), catalog: catalog, cutover: false, takeOverLock: true)) { error in
-            XCTAssertEqual("\(error)", "migration 'ev' is locked by host-a:4242 since 2027-01-15T10:00:00Z; last heartbeat 5 s ago; wait for it to finish")
+            XCTAssertEqual("\(error)", "migration 'ev' is locked by host-a:4242 since 2027-01-15T10:00:00Z; last heartbeat 5 s ago; wait for it to finish (mbg run --wait waits for it)")
         }
         // Stale, but not taken over explicitly.
         t.state["lock"]!.2 = t.now - 600

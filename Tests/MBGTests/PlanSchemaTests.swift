@@ -102,7 +102,7 @@ final class PlanSchemaTests: XCTestCase {
         let (status, steps) = try plan(swap)
         XCTAssertEqual(status, 2)
         let cutover = try XCTUnwrap(steps.first { $0.action == "cutover" })
-        XCTAssertEqual(cutover.sql, ["EXCHANGE TABLES e_0_0 AND e_0_1"], "a swap on a modern server exchanges")
+        XCTAssertEqual(cutover.sql.filter { $0.hasPrefix("EXCHANGE") }, ["EXCHANGE TABLES e_0_0 AND e_0_1"], "a swap on a modern server exchanges")
         seen.formUnion(steps.map(\.action))
         let view = try temporaryScript("""
             table e v0.0 { a Int8 key }

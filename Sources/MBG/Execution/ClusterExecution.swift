@@ -31,6 +31,8 @@ extension MigrationRunner {
         mutexAbandonedSeconds = other.mutexAbandonedSeconds
         cutoffMarginSeconds = other.cutoffMarginSeconds
         fenceSettleSeconds = other.fenceSettleSeconds
+        lockWaitSeconds = other.lockWaitSeconds
+        lockPollSeconds = other.lockPollSeconds
         faultHook = other.faultHook
     }
 

@@ -32,7 +32,7 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible, Sendable 
             let tail =
                 stale
                 ? "its heartbeat is \(age) s old, so it looks dead; take it over explicitly (apply with takeOverLock) if that process is gone"
-                : "last heartbeat \(age) s ago; wait for it to finish"
+                : "last heartbeat \(age) s ago; wait for it to finish (mbg run --wait waits for it)"
             return "migration '\(m)' is locked by \(owner) since \(since); \(tail)"
         case .verificationMismatch(let m, let parts):
             let list = parts.map(\.description).joined(separator: "; ")

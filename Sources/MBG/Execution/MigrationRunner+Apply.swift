@@ -4,6 +4,8 @@ extension MigrationRunner {
     /// Creates the new table and the bridge, backfills and verifies; cuts over
     /// only when `cutover` is true. Safe to call again at any point.
     package func apply(_ m: MigrationDef, catalog: Catalog, cutover doCutover: Bool, takeOverLock: Bool) throws {
+        // Refused before anything is created: the backfill would be for nothing.
+        if m.cutover == .swap && m.transform != nil { throw MigrationError.unsupported(MigrationSQL.swapWithTransformRefusal) }
         let s = sqlFor(m, catalog: catalog)
         try locked(m, takeOver: takeOverLock) { initial in
             var state = initial

@@ -227,7 +227,7 @@ extension MigrationRunner {
             throw MigrationError.unsupported(MigrationSQL.swapOnClusterRefusal)
         case .swap:
             guard m.transform == nil else {
-                throw MigrationError.unsupported("swap cut-over keeps the bridge as a reverse sync, which a transform cannot run backwards; use versioned cut-over")
+                throw MigrationError.unsupported(MigrationSQL.swapWithTransformRefusal)
             }
             if capabilities.exchangeTables {
                 try swapByExchange(m, s, state)
@@ -286,25 +286,18 @@ extension MigrationRunner {
         }
         let db = m.to.database ?? database
         if try uuid(s.oldName) != newUUID {
-            // Parts the old data gets after this mark come from inserts that may
-            // straddle the exchange; merges stop so they stay apart.
-            try run(s.stopMerges(s.old))
-            let mark = try maxBlock(db, s.oldName)
-            try store.write(m.name, "swap_mark", String(mark))
+            let marks = try straddleMarks(s, db: db)
+            try store.write(m.name, [("swap_mark", String(marks.source)), ("swap_mark_target", String(marks.target))])
             try run(s.exchange)
+            try store.write(m.name, "swap_at", String(try serverNow()))
         }
         try fault("cutover.renamed")
-        if let mark = Int(try store.load(m.name).values["swap_mark"] ?? "") {
-            clock.sleep(fenceSettleSeconds)
-            // The old data now lives under the new version's name.
-            try repairStraddlers(s, db: db, table: s.newName, mark: mark) { parts in
-                let late = try parts.filter { try !reachedTarget(s, part: $0, source: s.new, target: s.old) }
-                guard !late.isEmpty else { return }
-                try run(s.catchUpForward(parts: late.map(\.name)))
-                reporter.info("copied \(late.count) part(s) written during the exchange into \(s.old)")
-            }
-            _ = try? run(s.startMerges(s.new))
-            try store.write(m.name, "swap_mark", "")
+        let st = try store.load(m.name)
+        if let mark = Int(st.values["swap_mark"] ?? "") {
+            // Without a target mark (state written by an older mbg) every part of it counts.
+            let marks = (source: mark, target: Int(st.values["swap_mark_target"] ?? "") ?? -1)
+            try repairStraddlers(s, db: db, marks: marks, exchangedAt: st.values["swap_at"].flatMap { Int($0) }, forward: true)
+            try store.write(m.name, [("swap_mark", ""), ("swap_mark_target", "")])
         }
         try store.write(m.name, [("cutover", encodeJSON(CutoverRecord(mode: .swap, method: .exchange))), ("phase", MigrationPhase.cutOver.rawValue)])
         reporter.info("\(m.name): cut over (swap): \(s.old) now holds the new layout; the bridge copies its inserts into \(s.new) (old data) until finish, so rollback loses nothing")
@@ -398,64 +391,118 @@ extension MigrationRunner {
         }
     }
 
-    /// Exchanges back. An insert in flight at the instant of the exchange can
-    /// land in the new layout without passing the bridge, so parts the new
-    /// layout gets after a mark taken just before are checked and copied back.
+    /// Exchanges back; inserts that straddle the exchange are repaired as on the way there.
     func rollbackExchange(_ m: MigrationDef, _ s: MigrationSQL) throws {
         let db = m.to.database ?? database
-        // Until the exchange, the old name holds the new layout.
-        try run(s.stopMerges(s.old))
-        let mark = try maxBlock(db, s.oldName)
+        let marks = try straddleMarks(s, db: db)
         try run(s.exchange)
-        clock.sleep(fenceSettleSeconds)
-        // s.new holds the new layout again: its parts after the mark must have reached the old data.
-        try repairStraddlers(s, db: db, table: s.newName, mark: mark) { parts in
-            var late: [String] = []
-            for part in parts where try !reachedTarget(s, part: part, source: s.new, target: s.old) { late.append(part.name) }
-            guard !late.isEmpty else { return }
-            try run(s.catchUpBack(parts: late))
-            reporter.info("copied \(late.count) part(s) written during the switch back to \(s.old)")
-        }
-        _ = try? run(s.startMerges(s.new))
+        try repairStraddlers(s, db: db, marks: marks, exchangedAt: try serverNow(), forward: false)
     }
 
     func maxBlock(_ db: String, _ table: String) throws -> Int {
         try run(CatalogQueries.maxBlock(db, table)).scalar.flatMap { Int($0) } ?? 0
     }
 
-    /// After an EXCHANGE with the bridge in place. An insert that straddles it
-    /// writes into the table it resolved (now under another name) and, through
-    /// the bridge resolving its target by name afterwards, into that same table
-    /// again: two parts with the same rows in `table`, none on the other side.
-    /// Drops the extra copy; `ensureReached` then makes sure the remaining late
-    /// parts reached the other side.
-    func repairStraddlers(
-        _ s: MigrationSQL, db: String, table: String, mark: Int, ensureReached: ([Part]) throws -> Void
-    ) throws {
-        let late = try activeParts(db, table).filter { $0.range.min > mark }
-        guard !late.isEmpty else { return }
-        let kept = Set(try dropTwins(s, db: db, table: table, parts: late.map(\.name)))
-        try ensureReached(late.filter { kept.contains($0.name) })
+    /// Before an EXCHANGE with the bridge in place: stops merges on both tables
+    /// and notes their last block. The source (under the old name, where writers
+    /// insert) forwards through the bridge into the target (under the new name):
+    /// a row's own part is written before its bridge copy, so with the target's
+    /// mark taken first, every bridged row after the source's mark has its copy
+    /// after the target's.
+    func straddleMarks(_ s: MigrationSQL, db: String) throws -> (source: Int, target: Int) {
+        try run(s.stopMerges(s.new))
+        try run(s.stopMerges(s.old))
+        let target = try maxBlock(db, s.newName)
+        return (try maxBlock(db, s.oldName), target)
     }
 
-    /// Of parts holding exactly the same rows (count and checksum), keeps the
-    /// first and drops the others from `table`; returns the names kept.
-    func dropTwins(_ s: MigrationSQL, db: String, table: String, parts: [String]) throws -> [String] {
-        guard parts.count > 1 else { return parts }
-        let target = qualified(db, table)
-        let r = try run(s.partChecksums(target, parts: parts))
-        var seen = Set<String>()
-        var kept: [String] = []
-        for row in r.rows where row.count >= 3 {
-            guard let name = row[0] else { continue }
-            if seen.insert("\(row[1] ?? "")/\(row[2] ?? "")").inserted {
-                kept.append(name)
-            } else {
-                try run(s.dropPart(target, part: name))
-                reporter.warning("dropped part \(name) of \(target): a second copy written by an insert that straddled the exchange")
+    /// After an EXCHANGE with the bridge in place (measured on 26.9, Atomic):
+    /// the bridge is bound to names, so it now copies inserts into the old name
+    /// back into the source, now under the new name. An insert that resolved its
+    /// table before the exchange and looked up that table's views after finds
+    /// none under the table's new name: its rows are in the source only. (One
+    /// that resolved the bridge's target after would write its own table twice:
+    /// the server refuses that insert as a cycle before it writes anything.)
+    /// So, once every insert begun before the exchange has ended, each row of
+    /// the source's parts after its mark must be in the target's parts after
+    /// its mark as many times; copies still missing are made, and nothing is
+    /// dropped: rows written twice on purpose are twice on both sides.
+    func repairStraddlers(_ s: MigrationSQL, db: String, marks: (source: Int, target: Int), exchangedAt: Int?, forward: Bool) throws {
+        clock.sleep(fenceSettleSeconds)
+        try waitForInserts(into: s.oldName, begunBefore: try exchangedAt ?? serverNow())
+        func late(_ table: String, _ mark: Int) throws -> [String] {
+            try activeParts(db, table).compactMap { p in
+                if p.range.min > mark { return p.name }
+                if p.range.max > mark {
+                    throw MigrationError.inconsistent("part \(p.name) of \(qualified(db, table)) merged across the exchange; check \(s.new) against \(s.old) by hand")
+                }
+                return nil
             }
         }
-        return kept
+        // The source is under the new name now, the target under the old one.
+        var source = try late(s.newName, marks.source)
+        let target = try late(s.oldName, marks.target)
+        source = try dropSelfCopies(s, source: source, target: target, forward: forward)
+        if !source.isEmpty {
+            let missing = Int(try run(s.straddleMissingCount(parts: source, targetParts: target, forward: forward)).scalar ?? "0") ?? 0
+            if missing > 0 {
+                try run(s.drop(s.straddleStage))
+                try run(s.createStraddleStage)
+                try run(s.fillStraddleStage(parts: source, targetParts: target, forward: forward))
+                for partition in Set(try activeParts(db, s.straddleStageName).map(\.partition)).sorted() {
+                    try run(s.moveStraddleStage(partition: partition))
+                }
+                try run(s.drop(s.straddleStage))
+                reporter.info("copied \(missing) row(s) of insert(s) that straddled the exchange into \(s.old)")
+            }
+        }
+        _ = try? run(s.startMerges(s.new))
+        _ = try? run(s.startMerges(s.old))
+    }
+
+    /// An insert that looked up the bridge before the exchange and resolved its
+    /// target name after wrote its own table twice, through the bridge, and
+    /// the other side not at all (seen on 26.9: a block of 5 rows in about 11
+    /// exchanges under 5 writers). Such copies are identical parts of the
+    /// source after its mark. Of a group of g identical parts whose rows the
+    /// target's parts after its mark hold t times over, e = g - t copies never
+    /// reached the target: a pair of them per such insert, so e / 2 parts are
+    /// dropped (the latest) and the count that follows copies the rest. Rows
+    /// sent twice on purpose reached the target twice and are never dropped;
+    /// only two such inserts of identical rows at the same instant, each
+    /// missing its view, would be taken for one pair. Returns the parts kept.
+    func dropSelfCopies(_ s: MigrationSQL, source: [String], target: [String], forward: Bool) throws -> [String] {
+        guard source.count > 1 else { return source }
+        let sums = try run(s.partChecksums(s.new, parts: source)).rows
+        var groups: [String: [String]] = [:]
+        for row in sums where row.count >= 3 {
+            guard let name = row[0] else { continue }
+            groups["\(row[1] ?? "")/\(row[2] ?? "")", default: []].append(name)
+        }
+        var dropped = Set<String>()
+        for names in groups.values where names.count > 1 {
+            let ordered = source.filter(names.contains)  // block order
+            let t = Int(try run(s.straddleTargetCopies(part: ordered[0], targetParts: target, forward: forward)).scalar ?? "0") ?? 0
+            let extra = max(0, ordered.count - t) / 2
+            for name in ordered.suffix(extra) {
+                try run(s.dropPart(s.new, part: name))
+                dropped.insert(name)
+                reporter.warning("dropped part \(name) of \(s.new): the second copy an insert that straddled the exchange wrote through the bridge into its own table")
+            }
+        }
+        return source.filter { !dropped.contains($0) }
+    }
+
+    /// Returns once no insert naming `table` that began before `time` (server
+    /// seconds) is still running, or after two minutes.
+    func waitForInserts(into table: String, begunBefore time: Int) throws {
+        let deadline = clock.now() + 120
+        while clock.now() < deadline {
+            let running = Int(try run(CatalogQueries.insertsRunning(into: table, forAtLeast: try serverNow() - time)).scalar ?? "0") ?? 0
+            if running == 0 { return }
+            reporter.info("waiting for \(running) insert(s) into \(table) that began before the exchange")
+            clock.sleep(0.5)
+        }
     }
 
     func rollbackRename(_ m: MigrationDef, _ s: MigrationSQL, _ c: CutoverRecord) throws {

@@ -20,6 +20,11 @@ package final class MigrationRunner: @unchecked Sendable {
 
     /// A lock whose holder wrote nothing for this long may be taken over (explicitly).
     package var staleLockSeconds = 60
+    /// When another run holds the lock: wait up to this long for it to be
+    /// released (`--wait`; infinity: no limit), nil: fail at once.
+    package var lockWaitSeconds: Double?
+    /// How often a waiting run looks at the lock again.
+    package var lockPollSeconds = 1.0
     /// A lock mutex (see `withLockMutex`) this old was left by a killed run.
     package var mutexAbandonedSeconds = 10
     /// Cutoff: how far in the future T is placed; the bridge must exist before T.
@@ -136,7 +141,28 @@ package final class MigrationRunner: @unchecked Sendable {
     // MARK: - Lock
 
     func acquireLock(_ m: MigrationDef, _ state: MigrationState, takeOver: Bool) throws {
-        try withLockMutex(m) { try acquireLockUnlocked(m, try store.load(m.name), takeOver: takeOver) }
+        let start = clock.now()
+        var said = -Double.infinity
+        while true {
+            do {
+                return try withLockMutex(m) { try acquireLockUnlocked(m, try store.load(m.name), takeOver: takeOver) }
+            } catch let error as MigrationError where lockWaitSeconds != nil {
+                guard case .locked(_, let holder, let since, let age, _) = error else { throw error }
+                let waited = clock.now() - start
+                let limit = lockWaitSeconds ?? 0
+                if waited >= limit {
+                    reporter.warning("\(m.name): gave up waiting for the lock held by \(holder) after \(Int(waited)) s (--wait-timeout)")
+                    throw error
+                }
+                // Said at once, then every 10 s.
+                if waited - said >= 10 {
+                    said = waited
+                    let bound = limit.isFinite ? " of at most \(Int(limit)) s" : ""
+                    reporter.info("\(m.name): waiting for the lock held by \(holder) (since \(since), last heartbeat \(age) s ago) to be released: \(Int(waited)) s so far\(bound)")
+                }
+                clock.sleep(min(lockPollSeconds, max(0.05, limit - waited)))
+            }
+        }
     }
 
     /// Makes the read-check-write of the lock row atomic. Without it two runs

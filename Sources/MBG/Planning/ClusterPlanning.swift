@@ -6,6 +6,12 @@ extension MigrationSQL {
     static let swapOnClusterRefusal =
         "swap is refused on a cluster: RENAME ON CLUSTER runs on each node at its own moment, so for a while some nodes would route writes to the new layout and others to the old, and the bridge (dropped first on 18.16) would miss rows written in between; use versioned cut-over (consumers move to the new name)"
 
+    /// After the switch the bridge would run the transform's SELECT over rows
+    /// of the new layout (a renamed column is gone, a retyped one differs) and
+    /// fail every insert, or write them wrongly into the old data.
+    static let swapWithTransformRefusal =
+        "swap is refused with a transform: after the switch the bridge keeps the old data in step by running its SELECT over inserts into the old name, which then holds the new layout; the transform's SELECT expects the old layout, so it cannot run backwards. Use versioned cut-over (consumers move to the new name)"
+
     static let fenceOnClusterRefusal =
         "the fence strategy is refused on a cluster: it stops merges and reads part lists, which differ per replica of a Replicated table; declare a cutoff column (cutoff created_at lateness 5s)"
 

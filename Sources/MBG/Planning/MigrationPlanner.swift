@@ -264,10 +264,13 @@ package struct Planner: Sendable {
             cut.notes.append("nothing is renamed: consumers move to \(s.newDistributed ?? s.new); the bridge forwards rows still written to \(s.oldDistributed ?? s.old) until finish")
         case .swap where m.transform != nil:
             cut.status = .blocked
-            cut.notes.append("swap needs the bridge to run backwards after the switch; a transform cannot: use versioned")
+            cut.notes.append(MigrationSQL.swapWithTransformRefusal)
         case .swap where capabilities.exchangeTables:
-            cut.sql = [s.exchange]
+            cut.sql = [s.stopMerges(s.new), s.stopMerges(s.old), s.exchange,
+                       "INSERT INTO \(s.straddleStage) … (rows of \(s.new)'s parts after its mark that \(s.old)'s parts after its mark hold fewer times), moved into \(s.old) by partition",
+                       s.startMerges(s.new), s.startMerges(s.old)]
             cut.notes.append("atomic; afterwards the bridge copies inserts into \(s.old) (new layout) over to \(s.new) (old data), so rollback loses nothing")
+            cut.notes.append("an insert that straddles the exchange writes only the table it opened: rows are counted on both sides after marks taken before it, once inserts begun before it ended, and only missing copies are made")
         case .swap:
             cut.sql = [s.stopMerges(s.old), s.drop(s.bridge, isView: true), s.renameSwap,
                        "INSERT INTO \(s.old) (…) SELECT … FROM \(s.new) WHERE _part IN (<parts written between the bridge drop and the rename>)"]

@@ -298,11 +298,67 @@ package struct MigrationSQL: Sendable {
         "INSERT INTO \(old) (\(reverseColumnList)) SELECT \(reverseColumnList) FROM \(new) WHERE \(partFilter(parts))"
     }
 
-    /// count and checksum of each of `parts` of `table`, to find twins.
+    /// count and checksum of each of `parts` of `table`.
     package func partChecksums(_ table: String, parts: [String]) -> String {
         "SELECT _part, count(), toString(sum(\(rowHash))) FROM \(table) WHERE \(partFilter(parts)) GROUP BY _part ORDER BY _part"
     }
+
+    /// The rows of `parts` of the table under the new version's name, as the
+    /// table under the old name stores them, and the columns they fill: after a
+    /// swap (`forward`, the old data there, the new layout under the old name)
+    /// or after switching back (the new layout there again).
+    func straddleSource(parts: [String], forward: Bool) -> (select: String, columns: String) {
+        forward
+            ? (image(filter: partFilter(parts), source: new), columnList)
+            : ("SELECT \(reverseColumnList) FROM \(new) WHERE \(partFilter(parts))", reverseColumnList)
+    }
+
+    /// Rows `select` yields more often than `targetParts` of `target` hold them:
+    /// `h` (the row's hash over `columns`) and `d`, how many copies are missing.
+    /// Counting, not matching: a row written twice on purpose is twice on both sides.
+    func missingRows(_ select: String, columns: String, target: String, targetParts: [String]) -> String {
+        let h = "cityHash64(\(columns))"
+        let have = targetParts.isEmpty ? "0" : partFilter(targetParts)
+        return "SELECT h, toInt64(countIf(s = 1)) - toInt64(countIf(s = 0)) AS d FROM (SELECT \(h) AS h, 1 AS s FROM (\(select)) UNION ALL SELECT \(h) AS h, 0 AS s FROM \(target) WHERE \(have)) GROUP BY h HAVING d > 0"
+    }
+
+    /// How many times over `targetParts` of the table under the old name hold
+    /// every row of `part` (see `straddleSource`).
+    package func straddleTargetCopies(part: String, targetParts: [String], forward: Bool) -> String {
+        let (select, columns) = straddleSource(parts: [part], forward: forward)
+        let h = "cityHash64(\(columns))"
+        let have = targetParts.isEmpty ? "0" : partFilter(targetParts)
+        return "SELECT min(intDiv(t, p)) FROM (SELECT h, countIf(s = 1) AS p, countIf(s = 0) AS t FROM (SELECT \(h) AS h, 1 AS s FROM (\(select)) UNION ALL SELECT \(h) AS h, 0 AS s FROM \(old) WHERE \(have)) GROUP BY h HAVING p > 0)"
+    }
     package func dropPart(_ table: String, part: String) -> String { "ALTER TABLE \(table) DROP PART \(quoteString(part))" }
+
+    /// How many rows of `parts` (see `straddleSource`) the table under the old
+    /// name lacks among its `targetParts`.
+    package func straddleMissingCount(parts: [String], targetParts: [String], forward: Bool) -> String {
+        let (select, columns) = straddleSource(parts: parts, forward: forward)
+        return "SELECT toInt64(sum(d)) FROM (\(missingRows(select, columns: columns, target: old, targetParts: targetParts)))"
+    }
+
+    /// Where the rows an exchange's straddlers missed are gathered: inserted
+    /// into the table under the old name they would pass the bridge and reach
+    /// the other side a second time; moved in by partition they do not.
+    package var straddleStageName: String { "_mbg_straddle_\(newName)" }
+    package var straddleStage: String { qualified(db, straddleStageName) }
+    package var createStraddleStage: String { "CREATE TABLE \(straddleStage) AS \(old)" }
+
+    /// Fills the straddle stage with each row of `parts` that the table under
+    /// the old name lacks among its `targetParts`, as many times as it is
+    /// missing (26.9: window functions).
+    package func fillStraddleStage(parts: [String], targetParts: [String], forward: Bool) -> String {
+        let (select, columns) = straddleSource(parts: parts, forward: forward)
+        let missing = missingRows(select, columns: columns, target: old, targetParts: targetParts)
+        let numbered = "SELECT *, row_number() OVER (PARTITION BY _mbg_h) AS _mbg_n FROM (SELECT *, cityHash64(\(columns)) AS _mbg_h FROM (\(select)))"
+        return "INSERT INTO \(straddleStage) (\(columns)) SELECT \(columns) FROM (\(numbered)) WHERE (_mbg_h, _mbg_n) IN (SELECT h, arrayJoin(range(1, toUInt64(d) + 1)) FROM (\(missing)))"
+    }
+
+    package func moveStraddleStage(partition: String) -> String {
+        "ALTER TABLE \(straddleStage) MOVE PARTITION ID \(quoteString(partition)) TO TABLE \(old)"
+    }
 
     package func drop(_ table: String, isView: Bool = false) -> String {
         let kind = isView && capabilities.dropView ? "VIEW" : "TABLE"
