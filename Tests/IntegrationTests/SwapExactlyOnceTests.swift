@@ -60,7 +60,8 @@ final class SwapExactlyOnceTests: XCTestCase {
 
     /// Live: writers of unique rows throughout and, once applied, writers that
     /// send every block twice, while the migration swaps, switches back and
-    /// swaps again five times.
+    /// swaps again twice: five exchanges (each costs seconds of CI; the 11-exchange
+    /// version of this test passed too, in 250 s on a loaded machine).
     /// Afterwards both tables hold every seed row and unique row once and every
     /// doubled block exactly twice; the same after finish.
     func test26IdenticalBlocksTwiceDuringSwaps() {
@@ -81,7 +82,7 @@ final class SwapExactlyOnceTests: XCTestCase {
             // identical row sent again reached the new table: see the report.)
             doubled.start()
             Thread.sleep(forTimeInterval: 0.5)
-            let switches = 5
+            let switches = 2
             for _ in 0..<switches {
                 try runner.cutover(m)
                 Thread.sleep(forTimeInterval: 0.3)
