@@ -28,12 +28,13 @@ final class ComputedColumnsTests: XCTestCase {
         }
     }
 
-    /// The second slice's stage fill hits a real server limit (code 158) while
+    /// The backfill's stage fill hits a real server limit (code 158) while
     /// writers insert: the working bridge stays, writers never fail, and
-    /// applying again completes with every row once.
+    /// applying again completes with every row once. (With writers present the
+    /// backfill runs one group of partitions, so its first fill is the one.)
     func backfillFails(_ server: String) throws {
         underWriters(server) { env, m, _ in
-            let failing = FailingTransport(env.transport)
+            let failing = FailingTransport(env.transport, failing: 1)
             let runner = MigrationRunner(transport: failing, capabilities: env.capabilities, database: env.database,
                                          reporter: PrintReporter(server), owner: "computed")
             runner.fenceSettleSeconds = 0.5

@@ -132,13 +132,18 @@ final class FailingTransport: Transport, @unchecked Sendable {
     private let lock = NSLock()
     private var fills = 0
     private(set) var fired = false
-    init(_ inner: HTTPTransport) { self.inner = inner }
+    /// Which stage fill fails (1 = the first).
+    let failing: Int
+    init(_ inner: HTTPTransport, failing: Int = 2) {
+        self.inner = inner
+        self.failing = failing
+    }
     var displayURL: String { inner.displayURL }
     func cancel(queryID: String) throws { try inner.cancel(queryID: queryID) }
     func execute(_ query: Query) throws -> QueryResult {
         var q = query
         if q.sql.hasPrefix("INSERT INTO") && q.sql.contains("_mbg_stage_") {
-            let fire = lock.withLock { fills += 1; if fills == 2 { fired = true }; return fills == 2 }
+            let fire = lock.withLock { fills += 1; if fills == failing { fired = true }; return fills == failing }
             if fire {
                 q.settings["max_rows_to_read"] = "1000"
                 q.settings["max_block_size"] = "100"

@@ -336,7 +336,7 @@ extension MigrationRunner {
         let pending = all.enumerated().filter { state.slice($0.element.id)?.state != .done }
         // A throttle paces one slice at a time (exact); otherwise slices overlap,
         // each filling while another is recorded and moved.
-        let threads = try backfillThreads(m, s)
+        let threads = try backfillThreads(m, s, state, parts: parts)
         var workers = m.throttle != nil ? 1 : max(1, min(m.parallel ?? backfillParallel, pending.count, threads ?? Int.max))
         let progress = BackfillProgress(
             copied: all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) },
@@ -413,13 +413,21 @@ extension MigrationRunner {
 
     /// How many threads the copies running at once may use together: what one
     /// query uses by default, less one while writers insert into the old table
-    /// (it gained parts in the last seconds), so their inserts keep a core to
-    /// themselves. nil when the server does not say.
-    func backfillThreads(_ m: MigrationDef, _ s: MigrationSQL) throws -> Int? {
+    /// (it gained parts since the bridge was made), so their inserts keep a
+    /// core to themselves. nil when the server does not say.
+    func backfillThreads(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, parts: [Part]?) throws -> Int? {
         let digits = (try run(CatalogQueries.maxThreads).scalar ?? "").filter(\.isNumber)
-        guard let threads = Int(digits), threads > 0 else { return nil }
-        let written = Int(try run(CatalogQueries.partsWritten(m.from.database ?? database, s.oldName, withinSeconds: 5)).scalar ?? "0") ?? 0
-        guard written > 0 && threads > 1 else { return threads }
+        guard let threads = Int(digits), threads > 1 else { return Int(digits) }
+        let written: Bool
+        if let parts, let start = state.fenceStart {
+            // Fence: a part outside the fence's first list came after the bridge.
+            written = parts.contains { coverage($0.range, by: start[$0.partition] ?? []) != .inside }
+        } else {
+            // Cutoff: parts newer than the bridge (made at T minus the margin).
+            let since = try state.cutoff.map { $0 - cutoffMarginSeconds } ?? (serverNow() - 5)
+            written = (Int(try run(CatalogQueries.partsWritten(m.from.database ?? database, s.oldName, since: since)).scalar ?? "0") ?? 0) > 0
+        }
+        guard written else { return threads }
         reporter.info("writers are inserting into \(s.old): the backfill uses \(threads - 1) of the server's \(threads) threads")
         return threads - 1
     }

@@ -45,9 +45,9 @@ enum CatalogQueries {
     /// The server's default thread count (`auto(2)` on current servers, `2` on 18.x).
     static let maxThreads = "SELECT value FROM system.settings WHERE name = 'max_threads'"
 
-    /// Active parts of `table` written in the last `seconds` (inserts; merges too where they run).
-    static func partsWritten(_ db: String, _ table: String, withinSeconds seconds: Int) -> String {
-        "SELECT count() FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active AND modification_time >= now() - \(seconds)"
+    /// Active parts of `table` written after `since` (unix seconds): inserts, merges too where they run.
+    static func partsWritten(_ db: String, _ table: String, since: Int) -> String {
+        "SELECT count() FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active AND modification_time > toDateTime(\(since))"
     }
 
     static func maxBlock(_ db: String, _ table: String) -> String {
