@@ -3,6 +3,8 @@ import MBG
 import TestSupport
 import XCTest
 
+@testable import MBGCLI
+
 /// Migrations on the real 2 x 2 cluster lane, run by the built `mbg` binary
 /// against `--url` of one node (issue 12).
 final class ClusterMigrationTests: XCTestCase {
@@ -308,6 +310,234 @@ extension ClusterMigrationTests {
             r.stdout + r.stderr)
         XCTAssertFalse(r.stderr.contains("events_0_0 is missing"), r.stderr)
         XCTAssertEqual(r.stderr.components(separatedBy: "is missing on").count - 1, 1, r.stderr)
+    }
+}
+
+extension ClusterMigrationTests {
+    private func control(_ args: [String]) throws -> ProcessOutcome {
+        let dir = ProcessInfo.processInfo.environment["MBG_CLUSTER_DIR"] ?? ""
+        return try runProgram(repositoryRoot().appendingPathComponent("scripts/cluster"), args, environment: ["MBG_CLUSTER_DIR": dir], timeout: 90)
+    }
+
+    private func port(_ node: HTTPTransport, _ cluster: ClusterLane, shard: Int, replica: Int) throws -> Int {
+        try int(node, "SELECT port FROM system.clusters WHERE cluster = \(quoteString(cluster.name)) AND shard_num = \(shard) AND replica_num = \(replica)")
+    }
+
+    /// Tables of `db` on `node` whose names start with `prefix`.
+    private func tables(_ node: HTTPTransport, _ db: String, _ prefix: String = "") throws -> [String] {
+        try node.run("SELECT name FROM system.tables WHERE database = \(quoteString(db)) AND startsWith(name, \(quoteString(prefix))) ORDER BY name")
+            .rows.compactMap { $0.first ?? nil }
+    }
+
+    /// The ZooKeeper table paths of `db` for one shard (`/clickhouse/tables/01/<db>`).
+    private func zooKeeperTables(_ node: HTTPTransport, _ db: String, shard: String) throws -> [String] {
+        try node.run("SELECT name FROM system.zookeeper WHERE path = '/clickhouse/tables/\(shard)/\(db)' ORDER BY name")
+            .rows.compactMap { $0.first ?? nil }
+    }
+
+    /// Node 4 stopped after pre-flight passed, just before the bridge is
+    /// created ON CLUSTER (the runner's `bridge.before` fault point), with a
+    /// 10 s distributed_ddl_task_timeout: apply fails naming that host (exit
+    /// 69), writers keep working through nodes 1 and 3; node 4 restarted, the
+    /// same script through node 2 converges: every row exactly once.
+    func testDDLTimeoutNamesTheHostThenRerunConverges() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let rows = 20000
+        let (db, nodes, file) = try seeded(cluster, rows: rows)
+        defer { tearDown(db, nodes) }
+        var restarted = true
+        defer { if !restarted { _ = try? control(["start-node", "4"]) } }
+        let port4 = try port(nodes[0], cluster, shard: 2, replica: 2)
+
+        // Writers through the Distributed table of node 1 (in_order: shard 2's
+        // rows go to node 3 while it is up) and into node 3's local table.
+        let stop = StopFlag(), written = RowCounter()
+        let writers: [(HTTPTransport, String, [String: String])] = [
+            (nodes[0], "\(db).events_0_0", ["insert_distributed_sync": "1", "load_balancing": "in_order"]),
+            (nodes[2], "\(db).events_0_0_local", [:]),
+        ]
+        let group = DispatchGroup()
+        for (w, (node, table, settings)) in writers.enumerated() {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                var batch = 0
+                while !stop.isSet {
+                    let sql = "INSERT INTO \(table) SELECT \(1_000_000 * (w + 1) + batch * 100) + number, 'w\(w)', now(), 1 FROM numbers(100)"
+                    // Retried as the same block: Replicated tables drop a retried block that did land.
+                    for _ in 0..<50 {
+                        if (try? node.execute(Query(sql, settings: settings))) != nil { written.add(100); break }
+                        Thread.sleep(forTimeInterval: 0.2)
+                    }
+                    batch += 1
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+            }
+        }
+        defer { stop.set(); group.wait() }
+
+        let migrate = Self.script(cluster: cluster.name, migrate: true)
+        var url = URLComponents(url: cluster.urls[0], resolvingAgainstBaseURL: false)!
+        url.queryItems = [URLQueryItem(name: "distributed_ddl_task_timeout", value: "10")]
+        let common = try CommonOptions.parse(["--url", url.url!.absoluteString, "--database", db, "--yes"])
+        let interpreter = try makeInterpreter(RunSettings(common: common, mode: .live), output: TerminalOutput(json: false))
+        let stopped = StopFlag()
+        let dir = ProcessInfo.processInfo.environment["MBG_CLUSTER_DIR"] ?? ""
+        let script = repositoryRoot().appendingPathComponent("scripts/cluster")
+        interpreter.options.makeMigrationEngine = { context in
+            let engine = RunnerEngine(context)
+            engine.runner.faultHook = { point in
+                guard point == "bridge.before", !stopped.isSet else { return }
+                stopped.set()
+                _ = try? runProgram(script, ["stop-node", "4"], environment: ["MBG_CLUSTER_DIR": dir], timeout: 90)
+            }
+            return engine
+        }
+        restarted = false
+        let started = Date()
+        var diagnostic: Diagnostic?
+        do {
+            _ = try interpreter.evaluate(source: migrate.replacingOccurrences(of: "cutover events\n", with: ""), name: "timeout.mbg")
+        } catch let d as Diagnostic {
+            diagnostic = d
+        }
+        XCTAssertTrue(stopped.isSet, "the fault point was reached")
+        let d = try XCTUnwrap(diagnostic, "apply must fail while node 4 is down")
+        XCTAssertEqual(MBGExit.of(d.kind), .serverError, d.message)
+        XCTAssertTrue(d.message.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS \(db).mv_events_to_0_1 ON CLUSTER \(cluster.name) did not finish"), d.message)
+        XCTAssertTrue(
+            d.message.contains("on host(s) 127.0.0.1:\(port4) (shard 2, replica 2) of cluster \(cluster.name) within distributed_ddl_task_timeout (10 s)"),
+            d.message)
+        XCTAssertTrue(d.message.contains("run the same command again"), d.message)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60, "failed after the DDL timeout, not the default 180 s")
+        print("DDL timeout: \(d.message)")
+
+        // Writers go on while node 4 is down: the bridge on nodes 1-3 writes into a table that exists there.
+        let before = written.value
+        Thread.sleep(forTimeInterval: 2)
+        XCTAssertGreaterThan(written.value, before, "inserts keep working after the failed apply")
+        XCTAssertEqual(try tables(nodes[0], db, "mv_events"), ["mv_events_to_0_1"])
+
+        let back = try control(["start-node", "4"])
+        restarted = true
+        XCTAssertEqual(back.status, 0, back.stderr)
+        try migrate.write(to: file, atomically: true, encoding: .utf8)
+        let r = try mbg(cluster.urls[1], db, file)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        // The bridge reached node 4 from the DDL queue, in order, before the re-run's own ON CLUSTER DDL.
+        XCTAssertEqual(try tables(nodes[3], db, "mv_events"), ["mv_events_to_0_1"])
+        Thread.sleep(forTimeInterval: 1)
+        stop.set()
+        group.wait()
+        try assertExactlyOnce(db, nodes, rows: rows + written.value)
+        for node in nodes {
+            _ = try? node.run("SYSTEM SYNC REPLICA \(db)._mbg_state")
+            XCTAssertEqual(try doneSlices(node, db).phase, "cut_over")
+        }
+        print("DDL timeout then re-run: \(rows + written.value) rows exactly once (\(written.value) written during the runs)")
+    }
+
+    /// `status` through nodes 2, 3 and 4 gives one answer with each shard's
+    /// progress; rollback through node 3 and finish through node 4 leave none of
+    /// the tables and ZooKeeper replica paths they drop on any node.
+    func testStatusFromEveryNodeRollbackAndFinishLeaveNothing() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let rows = 12000
+        let (db, nodes, file) = try seeded(cluster, rows: rows)
+        defer { tearDown(db, nodes) }
+        let migrate = Self.script(cluster: cluster.name, migrate: true, options: " batch 2000")
+        let declarations = migrate.replacingOccurrences(of: "apply\ncutover events\n", with: "")
+        func run(_ node: Int, _ statements: String) throws -> ProcessOutcome {
+            try (declarations + statements).write(to: file, atomically: true, encoding: .utf8)
+            return try mbg(cluster.urls[node], db, file)
+        }
+        var r = try run(0, "apply\n")
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+
+        var answers: [String] = []
+        for node in 1..<4 {
+            r = try run(node, "status events\n")
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            answers.append(r.stdout.split(separator: "\n").first { $0.hasPrefix("events:") }.map(String.init) ?? "")
+        }
+        XCTAssertEqual(Set(answers).count, 1, "the same status through every node: \(answers)")
+        let status = answers[0]
+        XCTAssertTrue(status.hasPrefix("events: verified, strategy cutoff, \(rows)/\(rows) rows"), status)
+        let shards = try NSRegularExpression(pattern: #"; shard ([12]): ([0-9]+)/([0-9]+) rows, ([0-9]+)/([0-9]+) slice\(s\)"#)
+            .matches(in: status, range: NSRange(status.startIndex..., in: status))
+            .map { m in (1...5).map { Int(status[Range(m.range(at: $0), in: status)!])! } }
+        XCTAssertEqual(shards.map { $0[0] }, [1, 2], status)
+        XCTAssertEqual(shards.reduce(0) { $0 + $1[1] }, rows, status)
+        for s in shards {
+            XCTAssertEqual(s[1], s[2], "shard \(s[0]) copied all its rows")
+            XCTAssertEqual(s[3], s[4], "shard \(s[0]) did all its slices")
+            XCTAssertGreaterThan(s[1], 0)
+        }
+        print("status through nodes 2-4: \(status)")
+
+        // Rollback drops what the migration made, everywhere, ZooKeeper paths included.
+        r = try run(2, "rollback events\n")
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        for (i, node) in nodes.enumerated() {
+            XCTAssertEqual(try tables(node, db).filter { !$0.hasPrefix("_mbg_state") }, ["events_0_0", "events_0_0_local"], "node \(i + 1) after rollback")
+        }
+        for shard in ["01", "02"] {
+            XCTAssertEqual(try zooKeeperTables(nodes[0], db, shard: shard), ["events_0_0_local"], "ZooKeeper of shard \(shard) after rollback")
+        }
+
+        // Again to the end; finish drops the old version and its ZooKeeper paths.
+        r = try run(1, "apply\ncutover events\n")
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        r = try run(3, "finish events\n")
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        for (i, node) in nodes.enumerated() {
+            XCTAssertEqual(try tables(node, db).filter { !$0.hasPrefix("_mbg_state") }, ["events_0_1", "events_0_1_local"], "node \(i + 1) after finish")
+        }
+        for shard in ["01", "02"] {
+            XCTAssertEqual(try zooKeeperTables(nodes[0], db, shard: shard), ["events_0_1_local"], "ZooKeeper of shard \(shard) after finish")
+        }
+        try assertExactlyOnce(db, nodes, rows: rows)
+    }
+
+    /// Bad input, live: each a diagnostic with its location (exit 65), and
+    /// nothing created on any node (or on the 18.16 server without ZooKeeper).
+    func testBadInputNamesItsLocationAndCreatesNothing() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let (db, nodes, file) = try setUp(cluster)
+        defer { tearDown(db, nodes) }
+        let cases: [(String, [String])] = [
+            ("table events v0.0 { id UInt64 key } engine ReplicatedMergeTree cluster mbg_clustr distributed\napply\n",
+             ["unknown cluster 'mbg_clustr' in table events_0_0", "did you mean '\(cluster.name)'? the server's clusters: \(cluster.name), \(cluster.name)_norepl", "\(file.lastPathComponent):1:7"]),
+            ("table events v0.0 { id UInt64 key } engine ReplicatedMergeTree distributed\napply\n",
+             ["distributed needs a cluster", "\(file.lastPathComponent):1:64"]),
+            ("table events v0.0 { id UInt64 key } cluster \(cluster.name) distributed by \"cityHash64(user_id)\"\napply\n",
+             ["unknown column 'user_id' in the sharding key of events", "columns of events: id", "\(file.lastPathComponent):1:57"]),
+            (Self.script(cluster: cluster.name, migrate: true, options: " cutover swap"),
+             ["cutover swap is refused on cluster \(cluster.name): RENAME ON CLUSTER runs on each node at its own moment", "remove `cutover swap`", "\(file.lastPathComponent):9:59"]),
+        ]
+        for (script, expected) in cases {
+            try script.write(to: file, atomically: true, encoding: .utf8)
+            let r = try mbg(cluster.urls[0], db, file, timeout: 120)
+            XCTAssertEqual(r.status, 65, r.stdout + r.stderr)
+            for e in expected { XCTAssertTrue(r.stderr.contains(e), "expected \(e) in: \(r.stderr)") }
+            for (i, node) in nodes.enumerated() {
+                XCTAssertEqual(try tables(node, db), [], "nothing created on node \(i + 1) by: \(script)")
+            }
+        }
+        // Replicated on a server without ZooKeeper (the single 18.16 lane).
+        guard let url18 = ProcessInfo.processInfo.environment["MBG_TEST_URL_18"].flatMap(URL.init(string:)) else {
+            return XCTFail("MBG_TEST_URL_18 is not set")
+        }
+        let ctx = try LaneContext.create(.v18, url: url18)
+        defer { try? ctx.drop() }
+        XCTAssertEqual(try ctx.transport.run("SELECT count() FROM system.tables WHERE database = 'system' AND name = 'zookeeper'").scalar, "0")
+        try "table events v0.0 { id UInt64 key } engine ReplicatedMergeTree\napply\n".write(to: file, atomically: true, encoding: .utf8)
+        let r = try runMBG(["run", "--url", url18.absoluteString, "--database", ctx.database, "--yes", file.path])
+        XCTAssertEqual(r.status, 65, r.stdout + r.stderr)
+        for e in ["events_0_0 uses ReplicatedMergeTree, but the server has no ZooKeeper", "\(file.lastPathComponent):1:7", "configure <zookeeper> on every node"] {
+            XCTAssertTrue(r.stderr.contains(e), "expected \(e) in: \(r.stderr)")
+        }
+        XCTAssertEqual(try ctx.transport.run("SELECT count() FROM system.tables WHERE database = \(quoteString(ctx.database))").scalar, "0")
     }
 }
 

@@ -24,7 +24,8 @@ extension Interpreter {
         }
         // Plain tables first (a migration creates its own target), then migrations, then views.
         for step in plan.steps where step.migration == nil && step.kind == .createTable && step.status == .pending {
-            try wrap(location) { for sql in step.sql { try transport.run(sql) } }
+            // An ON CLUSTER DDL that times out names the hosts that did not finish it.
+            try wrap(location) { for sql in step.sql { try ClusterDDLTransport(transport).run(sql) } }
             if !recording { output.line("created table \(step.target)") }
         }
         if recording {

@@ -43,7 +43,7 @@ extension Interpreter {
                 let nodes = try ClusterNodes(connected: transport, cluster: name)
                 let risky = tables.contains { $0.cluster == name && $0.distributedBy != nil && $0.isReplicated }
                 if risky {
-                    let off = try ClusterReader(transport: transport).shardsWithoutInternalReplication(nodes.info, database: database)
+                    let off = try ClusterReader(transport: ClusterDDLTransport(transport)).shardsWithoutInternalReplication(nodes.info, database: database)
                     if !off.isEmpty { throw ClusterError.internalReplicationOff(cluster: name, shards: off) }
                 }
             }

@@ -167,6 +167,26 @@ extension MigrationRunner {
         return report
     }
 
+    /// `status` of a clustered migration: read on the coordinator (the same
+    /// answer through every node), with each shard's backfill progress.
+    func clusterStatus(_ m: MigrationDef) throws -> [MigrationStatus] {
+        try status(m).map { s in
+            var s = s
+            let st = try store.load(s.migration)
+            let slices = (st.slices ?? []).filter { $0.shard != nil }
+            s.shards = Dictionary(grouping: slices) { $0.shard ?? 0 }.keys.sorted().map { shard in
+                let mine = slices.filter { $0.shard == shard }
+                let done = mine.filter { st.slice($0.id)?.state == .done }
+                let copied = done.reduce(0) { $0 + (st.slice($1.id)?.rows ?? 0) }
+                // A bucket's rows are an estimate (partition rows / buckets) until it is copied.
+                let left = mine.filter { st.slice($0.id)?.state != .done }.reduce(0) { $0 + $1.rows }
+                return ShardProgress(shard: shard, rowsCopied: copied, rowsTotal: copied + left, slicesDone: done.count, slicesTotal: mine.count)
+            }
+            if !s.shards.isEmpty { s.rowsTotal = s.shards.reduce(0) { $0 + $1.rowsTotal } }
+            return s
+        }
+    }
+
     /// Stage tables an interrupted backfill left on the shards' replicas.
     func dropClusterStages(_ s: MigrationSQL, _ nodes: ClusterNodes, db: String) throws {
         for host in nodes.info.hosts {

@@ -2,6 +2,12 @@
 /// engines and ids), in one place; the runner sends them and parses the answers.
 enum CatalogQueries {
     static let serverNow = "SELECT toUnixTimestamp(now())"
+
+    /// `name, value` of the ZooKeeper nodes under `path` (servers with ZooKeeper only).
+    static func zooKeeperChildren(_ path: String) -> String {
+        "SELECT name, value FROM system.zookeeper WHERE path = \(quoteString(path))"
+    }
+
     static let currentDatabase = "SELECT currentDatabase()"
 
     static func databaseExists(_ database: String) -> String {
