@@ -62,8 +62,21 @@ extension MigrationRunner {
     // MARK: - backfill per shard
 
     func clusterBackfill(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState, _ nodes: ClusterNodes) throws {
-        guard state.strategy == .cutoff, let t = state.cutoff else {
+        guard state.strategy == .cutoff, var t = state.cutoff else {
             throw MigrationError.unsupported(MigrationSQL.fenceOnClusterRefusal)
+        }
+        if state.slices == nil {
+            let late = try lateBridges(m, nodes, cutoff: t)
+            if !late.isEmpty {
+                // A host that was down when the bridge was created (it ran the queued DDL when it came
+                // back), or whose DDL queue was slow: inserts it took before its bridge passed none.
+                reporter.warning("\(m.name): the bridge reached \(late.map(nodes.describe).joined(separator: ", ")) only at or after T = \(t): rows written there in between passed no bridge; nothing is backfilled yet, so the migration starts over on every host")
+                try dropCreated(m, s, state)
+                state = try store.load(m.name)
+                try start(m, s, &state)
+                guard let again = state.cutoff else { throw MigrationError.inconsistent("no cutoff recorded after re-creating the bridge") }
+                t = again
+            }
         }
         try waitForLateness(cutoff: t, m)
         if state.slices == nil {
@@ -121,6 +134,16 @@ extension MigrationRunner {
         try store.write(m.name, "phase", MigrationPhase.backfilled.rawValue)
         state = try store.load(m.name)
         reporter.info("\(m.name): backfilled \(progress.value) rows in \(all.count) slice(s) on \(nodes.info.shards.count) shard(s)")
+    }
+
+    /// Hosts whose bridge is missing or was created at or after T: rows with
+    /// `cutoff >= T` written there before it existed reached neither the bridge nor the backfill.
+    func lateBridges(_ m: MigrationDef, _ nodes: ClusterNodes, cutoff t: Int) throws -> [ClusterHost] {
+        let db = m.to.database ?? database
+        return try nodes.info.hosts.filter { host in
+            let at = try nodes.transport(host).run(CatalogQueries.createdAt(db, m.bridge)).scalar.flatMap { Int($0) }
+            return (at ?? Int.max) >= t
+        }
     }
 
     // MARK: - verification per shard and replica agreement

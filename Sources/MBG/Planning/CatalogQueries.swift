@@ -19,6 +19,11 @@ enum CatalogQueries {
         "SELECT name, engine FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(names.map(quoteString).joined(separator: ", ")))"
     }
 
+    /// When `db`.`name` was created or last altered (unix seconds); no row when it does not exist.
+    static func createdAt(_ db: String, _ name: String) -> String {
+        "SELECT toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
+
     /// 1 when `db`.`name` exists, else 0.
     static func tableCount(_ db: String, _ name: String) -> String {
         "SELECT count() FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
