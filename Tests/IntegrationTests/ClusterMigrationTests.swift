@@ -507,6 +507,40 @@ extension ClusterMigrationTests {
         try assertExactlyOnce(db, nodes, rows: rows)
     }
 
+    /// `mbg dump` through node 3 carries the cluster's topology, and
+    /// `plan --catalog` of the dump shows the hosts and per-shard steps
+    /// without a server.
+    func testDumpCarriesTopologyForPlanCatalog() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let (db, nodes, file) = try setUp(cluster)
+        defer { tearDown(db, nodes) }
+        try Self.script(cluster: cluster.name, migrate: false).write(to: file, atomically: true, encoding: .utf8)
+        var r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let dump = try runMBG(["dump", "--url", cluster.urls[2].absoluteString, "--database", db])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+        let clusters = (doc["topology"] as? [String: Any])?["clusters"] as? [[String: Any]] ?? []
+        let mine = try XCTUnwrap(clusters.first { $0["name"] as? String == cluster.name }, "\(clusters)")
+        XCTAssertEqual((mine["hosts"] as? [Any])?.count, 4)
+        let catalog = file.deletingPathExtension().appendingPathExtension("json")
+        defer { try? FileManager.default.removeItem(at: catalog) }
+        try dump.stdout.write(to: catalog, atomically: true, encoding: .utf8)
+        try Self.script(cluster: cluster.name, migrate: true).replacingOccurrences(of: "apply\ncutover events\n", with: "")
+            .write(to: file, atomically: true, encoding: .utf8)
+        r = try runMBG(["plan", "--catalog", catalog.path, file.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let p1 = try port(nodes[0], cluster, shard: 1, replica: 1), p3 = try port(nodes[0], cluster, shard: 2, replica: 1)
+        for expected in [
+            "= 1. table events_0_0 exists as declared",
+            "note: cluster \(cluster.name): 2 shard(s) x 2 replica(s): 127.0.0.1:\(p1) (shard 1, replica 1)",
+            "backfill shard 1 on 127.0.0.1:\(p1): \(db).events_0_1_local from \(db).events_0_0_local",
+            "backfill shard 2 on 127.0.0.1:\(p3): \(db).events_0_1_local from \(db).events_0_0_local",
+        ] {
+            XCTAssertTrue(r.stdout.contains(expected), "expected \(expected) in:\n\(r.stdout)")
+        }
+    }
+
     /// Bad input, live: each a diagnostic with its location (exit 65), and
     /// nothing created on any node (or on the 18.16 server without ZooKeeper).
     func testBadInputNamesItsLocationAndCreatesNothing() throws {
