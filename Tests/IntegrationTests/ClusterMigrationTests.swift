@@ -541,6 +541,31 @@ extension ClusterMigrationTests {
         }
     }
 
+    /// A replica of shard 1 whose new table is in a replication group of its
+    /// own (made by hand on node 2 before apply): per-shard verification on
+    /// replica 1 matches, replica agreement does not; exit 70 names shard,
+    /// replica and partition, and nothing is cut over.
+    func testReplicaDisagreementNamesShardReplicaAndPartition() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let (db, nodes, file) = try seeded(cluster, rows: 6000)
+        defer { tearDown(db, nodes) }
+        try nodes[1].run(
+            """
+            CREATE TABLE \(db).events_0_1_local (id UInt64, name String, created_at DateTime, seq UInt64)
+            ENGINE = ReplicatedMergeTree('/clickhouse/tables/01/\(db)/stray', '{replica}')
+            PARTITION BY toYYYYMM(created_at) ORDER BY (id, created_at) PRIMARY KEY id
+            """)
+        try Self.script(cluster: cluster.name, migrate: true).write(to: file, atomically: true, encoding: .utf8)
+        let r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 70, r.stdout + r.stderr)
+        let p1 = try port(nodes[0], cluster, shard: 1, replica: 1), p2 = try port(nodes[0], cluster, shard: 1, replica: 2)
+        XCTAssertTrue(
+            r.stderr.contains("shard 1: replica shard 01, replica r2 (127.0.0.1:\(p2)) differs from shard 01, replica r1 (127.0.0.1:\(p1)) in partition 2024"),
+            r.stderr)
+        XCTAssertFalse(r.stderr.contains("shard 2: replica"), "shard 2's replicas agree: \(r.stderr)")
+        XCTAssertNotEqual(try doneSlices(nodes[0], db).phase, "cut_over")
+    }
+
     /// Bad input, live: each a diagnostic with its location (exit 65), and
     /// nothing created on any node (or on the 18.16 server without ZooKeeper).
     func testBadInputNamesItsLocationAndCreatesNothing() throws {
