@@ -64,47 +64,17 @@ final class ClusterMigrationTests: XCTestCase {
             "INSERT INTO \(db).events_0_0 SELECT number, toString(number), toDateTime('2024-01-01 00:00:00') + number * 300, 0 FROM numbers(20000)",
             settings: ["insert_distributed_sync": "1"]))
 
-        let stop = StopFlag()
-        let written = RowCounter()
-        let failures = RowCounter()
-        let writers: [(HTTPTransport, String, [String: String])] = [
+        let writers = ClusterWriters([
             (nodes[0], "\(db).events_0_0", ["insert_distributed_sync": "1"]),
             (nodes[3], "\(db).events_0_0", ["insert_distributed_sync": "1"]),
             (nodes[1], "\(db).events_0_0_local", [:]),
-        ]
-        let group = DispatchGroup()
-        for (w, (node, table, settings)) in writers.enumerated() {
-            DispatchQueue.global().async(group: group) {
-                var batch = 0
-                while !stop.isSet {
-                    let base = 1_000_000 * (w + 1) + batch * 100
-                    let sql = "INSERT INTO \(table) SELECT \(base) + number, 'w\(w)', now(), 1 FROM numbers(100)"
-                    // A failed insert (18.16: code 60 while the bridge is created) is retried as the same block;
-                    // Replicated tables deduplicate a retried block that did land.
-                    var ok = false
-                    for _ in 0..<20 where !ok {
-                        do {
-                            _ = try node.execute(Query(sql, settings: settings))
-                            ok = true
-                        } catch {
-                            failures.add(1)
-                            Thread.sleep(forTimeInterval: 0.2)
-                        }
-                    }
-                    if ok { written.add(100) }
-                    batch += 1
-                    Thread.sleep(forTimeInterval: 0.05)
-                }
-                group.leave()
-            }
-            group.enter()
-        }
+        ])
+        let written = writers.written, failures = writers.failures
         try Self.script(cluster: cluster.name, migrate: true).write(to: file, atomically: true, encoding: .utf8)
         Thread.sleep(forTimeInterval: 1)
         r = try mbg(cluster.urls[2], db, file)
         Thread.sleep(forTimeInterval: 2)  // writers keep going after the cut-over
-        stop.set()
-        group.wait()
+        writers.finish()
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue((r.stdout + r.stderr).contains("on 2 shard(s)"), r.stdout + r.stderr)
         XCTAssertFalse(r.stderr.contains("drift"), "the Distributed table is not the data table: \(r.stderr)")
@@ -224,6 +194,14 @@ extension ClusterMigrationTests {
         }
     }
 
+    /// Every node's replica of the state says cut over: one state for the cluster.
+    private func assertCutOverEverywhere(_ db: String, _ nodes: [HTTPTransport], file: StaticString = #filePath, line: UInt = #line) throws {
+        for node in nodes {
+            _ = try? node.run("SYSTEM SYNC REPLICA \(db)._mbg_state")
+            XCTAssertEqual(try doneSlices(node, db).phase, "cut_over", file: file, line: line)
+        }
+    }
+
     private func doneSlices(_ node: HTTPTransport, _ db: String) throws -> (done: Int, total: Int, phase: String) {
         let done = try int(node, "SELECT countIf(v LIKE '%\"done\"%') FROM (SELECT key, argMax(value, seq) AS v FROM \(db)._mbg_state WHERE migration = 'events' AND startsWith(key, 'slice/') GROUP BY key)")
         let slices = try node.run("SELECT argMax(value, seq) FROM \(db)._mbg_state WHERE migration = 'events' AND key = 'slices'").scalar ?? ""
@@ -267,10 +245,7 @@ extension ClusterMigrationTests {
         XCTAssertTrue(r.stderr.contains("process \(first.processIdentifier) no longer exists on this host"), r.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 60, "taken over at once, not after the stale period")
         try assertExactlyOnce(db, nodes, rows: rows)
-        for node in nodes {
-            _ = try? node.run("SYSTEM SYNC REPLICA \(db)._mbg_state")
-            XCTAssertEqual(try doneSlices(node, db).phase, "cut_over")
-        }
+        try assertCutOverEverywhere(db, nodes)
         print("cluster kill -9: \(atKill.done) of \(atKill.total) slices done at the kill; resumed through node 3 in \(Int(Date().timeIntervalSince(started))) s")
     }
 
@@ -353,30 +328,12 @@ extension ClusterMigrationTests {
 
         // Writers through the Distributed table of node 1 (in_order: shard 2's
         // rows go to node 3 while it is up) and into node 3's local table.
-        let stop = StopFlag(), written = RowCounter()
-        let writers: [(HTTPTransport, String, [String: String])] = [
+        let writers = ClusterWriters([
             (nodes[0], "\(db).events_0_0", ["insert_distributed_sync": "1", "load_balancing": "in_order"]),
             (nodes[2], "\(db).events_0_0_local", [:]),
-        ]
-        let group = DispatchGroup()
-        for (w, (node, table, settings)) in writers.enumerated() {
-            group.enter()
-            DispatchQueue.global().async {
-                defer { group.leave() }
-                var batch = 0
-                while !stop.isSet {
-                    let sql = "INSERT INTO \(table) SELECT \(1_000_000 * (w + 1) + batch * 100) + number, 'w\(w)', now(), 1 FROM numbers(100)"
-                    // Retried as the same block: Replicated tables drop a retried block that did land.
-                    for _ in 0..<50 {
-                        if (try? node.execute(Query(sql, settings: settings))) != nil { written.add(100); break }
-                        Thread.sleep(forTimeInterval: 0.2)
-                    }
-                    batch += 1
-                    Thread.sleep(forTimeInterval: 0.05)
-                }
-            }
-        }
-        defer { stop.set(); group.wait() }
+        ])
+        let written = writers.written
+        defer { writers.finish() }
 
         let migrate = Self.script(cluster: cluster.name, migrate: true)
         var url = URLComponents(url: cluster.urls[0], resolvingAgainstBaseURL: false)!
@@ -435,13 +392,9 @@ extension ClusterMigrationTests {
         XCTAssertTrue(late.contains("the migration starts over on every host"), late)
         XCTAssertFalse(r.stderr.contains("drift"), r.stderr)
         Thread.sleep(forTimeInterval: 1)
-        stop.set()
-        group.wait()
+        writers.finish()
         try assertExactlyOnce(db, nodes, rows: rows + written.value)
-        for node in nodes {
-            _ = try? node.run("SYSTEM SYNC REPLICA \(db)._mbg_state")
-            XCTAssertEqual(try doneSlices(node, db).phase, "cut_over")
-        }
+        try assertCutOverEverywhere(db, nodes)
         print("DDL timeout then re-run: \(rows + written.value) rows exactly once (\(written.value) written during the runs)")
     }
 
@@ -605,6 +558,42 @@ extension ClusterMigrationTests {
             XCTAssertTrue(r.stderr.contains(e), "expected \(e) in: \(r.stderr)")
         }
         XCTAssertEqual(try ctx.transport.run("SELECT count() FROM system.tables WHERE database = \(quoteString(ctx.database))").scalar, "0")
+    }
+}
+
+/// Writers inserting batches of 100 rows (writer w's ids from 1,000,000 x (w + 1))
+/// into each (node, table, settings) until `finish()`. A failed insert (18.16:
+/// code 60 while the bridge is created, or a replica that went away) is retried
+/// as the same block: Replicated tables drop a retried block that did land.
+private final class ClusterWriters: @unchecked Sendable {
+    let written = RowCounter(), failures = RowCounter()
+    private let stop = StopFlag()
+    private let group = DispatchGroup()
+
+    init(_ writers: [(HTTPTransport, String, [String: String])]) {
+        for (w, (node, table, settings)) in writers.enumerated() {
+            group.enter()
+            DispatchQueue.global().async { [stop, written, failures, group] in
+                defer { group.leave() }
+                var batch = 0
+                while !stop.isSet {
+                    let sql = "INSERT INTO \(table) SELECT \(1_000_000 * (w + 1) + batch * 100) + number, 'w\(w)', now(), 1 FROM numbers(100)"
+                    for _ in 0..<50 {
+                        if (try? node.execute(Query(sql, settings: settings))) != nil { written.add(100); break }
+                        failures.add(1)
+                        Thread.sleep(forTimeInterval: 0.2)
+                    }
+                    batch += 1
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+            }
+        }
+    }
+
+    /// Stops the writers and waits for their last insert (safe to call twice).
+    func finish() {
+        stop.set()
+        group.wait()
     }
 }
 
