@@ -66,14 +66,16 @@ extension MigrationRunner {
             throw MigrationError.unsupported(MigrationSQL.fenceOnClusterRefusal)
         }
         if state.slices == nil {
-            let late = try lateBridges(m, nodes, cutoff: t)
-            if !late.isEmpty {
-                // A host that was down when the bridge was created (it ran the queued DDL when it came
-                // back), or whose DDL queue was slow: inserts it took before its bridge passed none.
-                reporter.warning("\(m.name): the bridge reached \(late.map(nodes.describe).joined(separator: ", ")) only at or after T = \(t): rows written there in between passed no bridge; nothing is backfilled yet, so the migration starts over on every host")
-                try dropCreated(m, s, state)
-                state = try store.load(m.name)
-                try start(m, s, &state)
+            // A restart of the bridge that a killed run left half done is finished first.
+            let pending = state.values[Self.bridgeRestartKey] == "1"
+            let late = pending ? [] : try lateBridges(m, nodes, cutoff: t)
+            if pending || !late.isEmpty {
+                if !late.isEmpty {
+                    // A host that was down when the bridge was created (it ran the queued DDL when it came
+                    // back), or whose DDL queue was slow: inserts it took before its bridge passed none.
+                    reporter.warning("\(m.name): the bridge reached \(late.map(nodes.describe).joined(separator: ", ")) only at or after T = \(t): rows written there in between passed no bridge; nothing is backfilled yet, so the bridge starts over on every host with a new T and \(s.new) emptied")
+                }
+                try restartBridge(m, s, &state)
                 guard let again = state.cutoff else { throw MigrationError.inconsistent("no cutoff recorded after re-creating the bridge") }
                 t = again
             }
@@ -134,6 +136,25 @@ extension MigrationRunner {
         try store.write(m.name, "phase", MigrationPhase.backfilled.rawValue)
         state = try store.load(m.name)
         reporter.info("\(m.name): backfilled \(progress.value) rows in \(all.count) slice(s) on \(nodes.info.shards.count) shard(s)")
+    }
+
+    static let bridgeRestartKey = "bridge_restart"
+
+    /// Drops the bridge everywhere, empties the new table everywhere (it holds
+    /// only what the bridge forwarded), and makes the bridge again with a new
+    /// T (`start`): rows written meanwhile are before the new T, so the
+    /// backfill takes them. Recorded first, so a killed run's successor
+    /// finishes the restart before it backfills anything (a new table
+    /// holding rows of the old bridge would otherwise get them twice). The
+    /// table itself stays: dropping and re-creating a Replicated table at the
+    /// same ZooKeeper path fails (code 253) if a drop left its replica path.
+    func restartBridge(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState) throws {
+        try store.write(m.name, [(Self.bridgeRestartKey, "1")])
+        try run(s.dropEverywhere(s.bridge, isView: true))
+        try run(s.truncateEverywhere(s.new))
+        try store.write(m.name, [("cutoff", ""), (Self.bridgeRestartKey, ""), ("phase", MigrationPhase.declared.rawValue)])
+        state = try store.load(m.name)
+        try start(m, s, &state)
     }
 
     /// Hosts whose bridge is missing or was created at or after T: rows with
