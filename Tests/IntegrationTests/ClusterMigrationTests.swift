@@ -287,6 +287,27 @@ extension ClusterMigrationTests {
         XCTAssertFalse(r.stderr.contains("events_0_0 is missing"), r.stderr)
         XCTAssertEqual(r.stderr.components(separatedBy: "is missing on").count - 1, 1, r.stderr)
     }
+
+    /// The Distributed table altered on node 4 only: apply through node 1
+    /// reports that node's table as different, by shard and replica.
+    func testDriftNamesTheNodeWhereTheTableDiffers() throws {
+        guard let cluster = clusterLane(), cluster.urls.count == 4 else { return }
+        let (db, nodes, file) = try setUp(cluster)
+        defer { tearDown(db, nodes) }
+        try Self.script(cluster: cluster.name, migrate: false).write(to: file, atomically: true, encoding: .utf8)
+        var r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try nodes[3].run("ALTER TABLE \(db).events_0_0 ADD COLUMN extra UInt8")
+        r = try mbg(cluster.urls[0], db, file)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let p1 = try port(nodes[0], cluster, shard: 1, replica: 1), p4 = try port(nodes[0], cluster, shard: 2, replica: 2)
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("drift:") }
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssertTrue(
+            lines.first?.contains("drift: events_0_0 on shard 02, replica r2 (127.0.0.1:\(p4)) of cluster \(cluster.name) differs from shard 01, replica r1 (127.0.0.1:\(p1)), the node mbg is connected to:") == true,
+            r.stderr)
+        XCTAssertTrue(lines.first?.contains("extra UInt8") == true, r.stderr)
+    }
 }
 
 extension ClusterMigrationTests {

@@ -24,6 +24,11 @@ enum CatalogQueries {
         "SELECT toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
     }
 
+    /// `name, create_table_query` of those of `names` that exist in `db`.
+    static func tableDefinitions(_ db: String, _ names: [String]) -> String {
+        "SELECT name, create_table_query FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(names.map(quoteString).joined(separator: ", ")))"
+    }
+
     /// 1 when `db`.`name` exists, else 0.
     static func tableCount(_ db: String, _ name: String) -> String {
         "SELECT count() FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"

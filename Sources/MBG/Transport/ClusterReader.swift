@@ -219,6 +219,8 @@ package final class ClusterDDLTransport: Transport, @unchecked Sendable {
 package final class ClusterNodes: @unchecked Sendable {
     package let info: ClusterInfo
     package let coordinator: ClusterHost
+    /// The host mbg is connected to (`--url`).
+    package let connected: ClusterHost
     private let transports: [ClusterHost: any Transport]
     private let macros: [ClusterHost: [String: String]]
 
@@ -268,6 +270,7 @@ package final class ClusterNodes: @unchecked Sendable {
             transports[host] = ClusterDDLTransport(t)
         }
         self.transports = transports
+        self.connected = me
         coordinator = info.hosts.sorted { ($0.shard, $0.replica) < ($1.shard, $1.replica) }[0]
     }
 
