@@ -38,7 +38,7 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
             69 ClickHouse or connection error, 70 verification mismatch,
             73 migration locked, 77 confirmation needed (pass --yes).
             """,
-        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self])
+        subcommands: [Run.self, PlanCommand.self, Check.self, Dump.self, FormatCommand.self, RehearseCommand.self])
 
     @Option(name: .customShort("c"), help: "Evaluate STATEMENTS.")
     var statements: String?
@@ -58,32 +58,45 @@ struct MBGCommand: ParsableCommand, MBGRunnable {
     }
 }
 
-struct Run: ParsableCommand, MBGRunnable {
+/// A subcommand over script files (`run`, `check`, `plan`): reads them, then
+/// `execute(_:)`; a file that cannot be read is a usage error.
+protocol ScriptsCommand: MBGRunnable {
+    var files: [String] { get }
+    func execute(_ sources: [(String, String)]) -> MBGExit
+}
+
+extension ScriptsCommand {
+    func execute() -> MBGExit {
+        guard let sources = readFiles(files) else { return .usage }
+        return execute(sources)
+    }
+}
+
+struct Run: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate scripts in order.")
     @Argument(help: "Script files (.mbg).") var files: [String]
     @OptionGroup var common: CommonOptions
 
-    func execute() -> MBGExit {
-        guard let sources = readFiles(files) else { return .usage }
-        return runSources(sources, RunSettings(common: common, mode: common.dryRun ? .dryRun : .live))
+    func execute(_ sources: [(String, String)]) -> MBGExit {
+        runSources(sources, RunSettings(common: common, mode: common.dryRun ? .dryRun : .live))
     }
 }
 
-struct Check: ParsableCommand, MBGRunnable {
+struct Check: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(abstract: "Parse and check scripts without connecting.")
     @Argument(help: "Script files (.mbg).") var files: [String]
     @OptionGroup var common: CommonOptions
 
-    func execute() -> MBGExit {
-        guard let sources = readFiles(files) else { return .usage }
-        if common.json { return checkAsJSON(sources, RunSettings(common: common, mode: .checkOnly)) }
-        let code = runSources(sources, RunSettings(common: common, mode: .checkOnly))
-        if code == .success && !common.json { Console.err("ok: \(files.joined(separator: ", "))") }
+    func execute(_ sources: [(String, String)]) -> MBGExit {
+        let settings = RunSettings(common: common, mode: .checkOnly)
+        if common.json { return checkAsJSON(sources, settings) }
+        let code = runSources(sources, settings)
+        if code == .success && !common.quiet { Console.err("ok: \(files.joined(separator: ", "))") }
         return code
     }
 }
 
-struct PlanCommand: ParsableCommand, MBGRunnable {
+struct PlanCommand: ParsableCommand, ScriptsCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan", abstract: "Show what applying the scripts would do; change nothing.")
     @Argument(help: "Script files (.mbg).") var files: [String]
@@ -93,10 +106,10 @@ struct PlanCommand: ParsableCommand, MBGRunnable {
     var verbose = false
     @OptionGroup var common: CommonOptions
 
-    func execute() -> MBGExit {
-        guard let sources = readFiles(files) else { return .usage }
+    func execute(_ sources: [(String, String)]) -> MBGExit {
         let mode: ServerMode = common.dryRun ? .dryRun : .live
         let output = TerminalOutput(json: common.json)
+        output.quiet = common.quiet
         output.collectPlans = true
         output.scriptOutputToStderr = true
         let interp: Interpreter
@@ -197,7 +210,7 @@ func makeInterpreter(_ settings: RunSettings, output: TerminalOutput, planOnly: 
     options.assumeYes = settings.common.yes
     options.continueOnError = settings.common.continueOnError
     options.planOnly = planOnly
-    options.reporter = ConsoleReporter()
+    options.reporter = settings.common.quiet ? QuietReporter() : ConsoleReporter()
     options.makeMigrationEngine = makeMigrationEngine
     options.catalogLoader = readCatalog
     if Console.stdinIsTerminal && !settings.common.yes {
@@ -269,6 +282,7 @@ func evaluate(_ sources: [(String, String)], _ interp: Interpreter) -> MBGExit {
 
 func runSources(_ sources: [(String, String)], _ settings: RunSettings) -> MBGExit {
     let output = TerminalOutput(json: settings.common.json)
+    output.quiet = settings.common.quiet
     do {
         let interp = try makeInterpreter(settings, output: output)
         return evaluate(sources, interp)

@@ -28,6 +28,9 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "Machine-readable output.")
     var json = false
 
+    @Flag(help: "Print only results and errors: no info or progress lines.")
+    var quiet = false
+
     @Flag(name: .customLong("continue-on-error"), help: "Go on after a failing statement.")
     var continueOnError = false
 

@@ -8,6 +8,8 @@ final class TerminalOutput: OutputSink {
     var collectPlans = false
     /// `mbg plan`: stdout holds the plan alone, so what the script prints goes to stderr.
     var scriptOutputToStderr = false
+    /// `--quiet`: messages about what was done are left out; results and `print` stay.
+    var quiet = false
     private(set) var plans: [(name: String?, plan: Plan)] = []
 
     init(json: Bool) { self.json = json }
@@ -22,6 +24,10 @@ final class TerminalOutput: OutputSink {
         } else {
             emit(text)
         }
+    }
+
+    func info(_ text: String) {
+        if !quiet { line(text) }
     }
 
     func table(_ result: QueryResult) {
@@ -77,11 +83,21 @@ final class ConsoleReporter: ProgressReporter, @unchecked Sendable {
     }
 
     func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double) {
+        progress(label, done: done, total: total, rowsPerSecond: rowsPerSecond, partition: nil)
+    }
+
+    /// One line per migration: on a terminal it is redrawn in place (cut to the
+    /// terminal's width, so it never wraps onto a second line that `\r` cannot
+    /// reach) and ended by the next message; otherwise a plain line a second.
+    func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double, partition: String?) {
         lock.with {
             let pct = total > 0 ? min(100, done * 100 / total) : 100
             let eta = rowsPerSecond > 0 && total > done ? Int(Double(total - done) / rowsPerSecond) : 0
-            let text = "\(label): \(done)/\(total) rows (\(pct)%), \(Int(rowsPerSecond)) rows/s, ETA \(eta)s"
+            var text = "\(label): \(done)/\(total) rows (\(pct)%), \(Int(rowsPerSecond)) rows/s, ETA \(eta)s"
+            if let partition { text += ", partition \(partition)" }
             if live {
+                let width = max(20, TerminalSize.columns(fileDescriptor: STDERR_FILENO) - 1)
+                if text.count > width { text = String(text.prefix(width - 1)) + "…" }
                 Console.errRaw("\r\u{1B}[2K\(text)")
                 liveShown = true
             } else if Date().timeIntervalSince(lastPlain) >= 1 || done >= total {

@@ -88,10 +88,10 @@ final class CLIIntegrationTests: XCTestCase {
         onEveryLane { ctx in
             try ctx.transport.run(
                 "CREATE TABLE \(quoteIdentifier(ctx.database)).events (id String, name String, ts DateTime) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY id")
-            let r = try runMBG([
-                "--url", ctx.url.absoluteString, "--database", ctx.database, "-c",
-                "table events v0.1 order_by id, ts\nprint (events v0.1).columns\nprint (events v0.1).partition_by\nplan",
-            ])
+            func mbg(_ statements: String) throws -> ProcessOutcome {
+                try runMBG(["--url", ctx.url.absoluteString, "--database", ctx.database, "-c", statements])
+            }
+            let r = try mbg("table events v0.1 order_by id, ts\nprint (events v0.1).columns\nprint (events v0.1).partition_by\nplan")
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stdout.contains(#"{name: "name", type: "String", key: false}"#), r.stdout)
             XCTAssertTrue(r.stdout.contains("toYYYYMM(ts)"), r.stdout)
@@ -100,10 +100,7 @@ final class CLIIntegrationTests: XCTestCase {
             // A later version derives from the versioned live table in turn.
             try ctx.transport.run(
                 "CREATE TABLE \(quoteIdentifier(ctx.database)).events_0_1 (id String, name String, ts DateTime, extra UInt8) ENGINE = MergeTree ORDER BY (id, ts)")
-            let again = try runMBG([
-                "--url", ctx.url.absoluteString, "--database", ctx.database, "-c",
-                "table events v0.2 order_by ts\nprint len((events v0.2).columns)\nlet m = migrate events -> v0.2\nprint m.from",
-            ])
+            let again = try mbg("table events v0.2 order_by ts\nprint len((events v0.2).columns)\nlet m = migrate events -> v0.2\nprint m.from")
             XCTAssertEqual(again.status, 0, again.stderr)
             XCTAssertEqual(again.stdout, "4\n\(ctx.database).events_0_1\n", "v0.2 derives from the highest live version below it")
         }

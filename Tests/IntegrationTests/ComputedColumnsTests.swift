@@ -21,19 +21,10 @@ final class ComputedColumnsTests: XCTestCase {
     // MARK: scenarios
 
     func migrate(_ server: String) throws {
-        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
-            let m = try seedSessions(env)
-            let writers = sessionWriters(env)
-            writers.start()
-            Thread.sleep(forTimeInterval: 1)
+        underWriters(server) { env, m, _ in
             let runner = env.runner()
             runner.fenceSettleSeconds = 0.5
             try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
-            Thread.sleep(forTimeInterval: 1)
-            writers.stop()
-            XCTAssertEqual(writers.failures, 0, "writers saw errors")
-            XCTAssertEqual(writers.unresolved, 0)
-            try assertSame(env, m, writers: writers)
         }
     }
 
@@ -41,11 +32,7 @@ final class ComputedColumnsTests: XCTestCase {
     /// writers insert: the working bridge stays, writers never fail, and
     /// applying again completes with every row once.
     func backfillFails(_ server: String) throws {
-        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
-            let m = try seedSessions(env)
-            let writers = sessionWriters(env)
-            writers.start()
-            Thread.sleep(forTimeInterval: 1)
+        underWriters(server) { env, m, _ in
             let failing = FailingTransport(env.transport)
             let runner = MigrationRunner(transport: failing, capabilities: env.capabilities, database: env.database,
                                          reporter: PrintReporter(server), owner: "computed")
@@ -57,11 +44,6 @@ final class ComputedColumnsTests: XCTestCase {
             XCTAssertTrue(try bridgeExists(env, m), "a working bridge stays so a re-run resumes")
             Thread.sleep(forTimeInterval: 1)
             try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
-            Thread.sleep(forTimeInterval: 1)
-            writers.stop()
-            XCTAssertEqual(writers.failures, 0, "writers saw errors")
-            XCTAssertEqual(writers.unresolved, 0)
-            try assertSame(env, m, writers: writers)
         }
     }
 
@@ -70,11 +52,7 @@ final class ComputedColumnsTests: XCTestCase {
     /// makes every insert into the live table fail, is dropped before apply
     /// returns. Applying again starts over and completes exactly once.
     func brokenBridge(_ server: String) throws {
-        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
-            let m = try seedSessions(env)
-            let writers = sessionWriters(env)
-            writers.start()
-            Thread.sleep(forTimeInterval: 1)
+        underWriters(server, writersMayFail: true) { env, m, writers in
             let runner = env.runner()
             runner.fenceSettleSeconds = 0.5
             let once = Counter()
@@ -93,14 +71,32 @@ final class ComputedColumnsTests: XCTestCase {
             XCTAssertEqual(writers.failures, failuresAtReturn, "writers fail no more once apply returned")
             runner.faultHook = nil
             try runner.apply(m, catalog: env.catalog(), cutover: true, takeOverLock: false)
-            Thread.sleep(forTimeInterval: 1)
-            writers.stop()
-            XCTAssertEqual(writers.unresolved, 0)
-            try assertSame(env, m, writers: writers)
         }
     }
 
     // MARK: helpers
+
+    /// On the lane of `server`: seeds the sessions, starts writers, runs `body`
+    /// (which ends with the migration applied and cut over), stops the writers
+    /// and checks that old and new hold the same rows, every writer row once,
+    /// and (unless `writersMayFail`) that no insert of the writers failed.
+    func underWriters(
+        _ server: String, writersMayFail: Bool = false, _ body: (LaneContext, MigrationDef, Writers) throws -> Void
+    ) {
+        onEveryLane([Lane(server: server)], timeout: 120) { env in
+            let m = try seedSessions(env)
+            let writers = sessionWriters(env)
+            writers.start()
+            defer { writers.stop() }  // also when `body` throws: no writer outlives the database
+            Thread.sleep(forTimeInterval: 1)
+            try body(env, m, writers)
+            Thread.sleep(forTimeInterval: 1)
+            writers.stop()
+            if !writersMayFail { XCTAssertEqual(writers.failures, 0, "writers saw errors") }
+            XCTAssertEqual(writers.unresolved, 0)
+            try assertSame(env, m, writers: writers)
+        }
+    }
 
     /// The old table, filled, and the migration to ORDER BY (start, session_id)
     /// derived from its live definition (as `table sessions v0.1 order_by …` does).

@@ -12,6 +12,29 @@ enum Lane: String, CaseIterable, Sendable {
     var isModern: Bool { self == .v26 }
     /// "18" or "26", for messages.
     var name: String { self == .v18 ? "18" : "26" }
+
+    /// The server's URL from the environment; a lane without one is an error
+    /// (a missing engine is never a pass).
+    func url() throws -> URL {
+        guard let text = ProcessInfo.processInfo.environment[rawValue], !text.isEmpty, let url = URL(string: text) else {
+            throw MissingEngine(variable: rawValue)
+        }
+        return url
+    }
+
+    /// The lane of "18" or "26".
+    init(server: String) { self = server == "18" ? .v18 : .v26 }
+}
+
+struct MissingEngine: Error, CustomStringConvertible {
+    let variable: String
+    var description: String {
+        """
+        \(variable) is not set. Start the engines with eval "$(scripts/engines-up)", \
+        which exports MBG_TEST_URL_18 and MBG_TEST_URL_26. \
+        To run only the tests that need no server: swift test --filter MBGTests.
+        """
+    }
 }
 
 /// A server and a fresh database on it, for one test; the one way integration
@@ -56,20 +79,28 @@ extension XCTestCase {
     /// database, dropped afterwards. A lane without its URL fails the test: a
     /// missing engine is never a pass. An error thrown by `body` fails the
     /// test, naming the lane.
+    /// On one lane (timeout 120 s): `rows` rows seeded in `ev_0_0` and the
+    /// migration of them (`strategy`, cut-over `mode`) most live scenarios run.
+    func onSeededLane(
+        _ lane: Lane, rows: Int, strategy: BackfillStrategy = .fence, mode: CutoverMode = .versioned,
+        file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext, MigrationDef) throws -> Void
+    ) {
+        onEveryLane([lane], timeout: 120, file: file, line: line) { env in
+            try env.seed(rows)
+            try body(env, env.migration(strategy: strategy, mode: mode))
+        }
+    }
+
     func onEveryLane(
         _ lanes: [Lane] = Lane.allCases, timeout: Double = 60,
         file: StaticString = #filePath, line: UInt = #line, _ body: (LaneContext) throws -> Void
     ) {
         for lane in lanes {
-            guard let text = ProcessInfo.processInfo.environment[lane.rawValue], !text.isEmpty,
-                let url = URL(string: text)
-            else {
-                XCTFail(
-                    """
-                    \(lane.rawValue) is not set. Start the engines with eval "$(scripts/engines-up)", \
-                    which exports MBG_TEST_URL_18 and MBG_TEST_URL_26. \
-                    To run only the tests that need no server: swift test --filter MBGTests.
-                    """, file: file, line: line)
+            let url: URL
+            do {
+                url = try lane.url()
+            } catch {
+                XCTFail("\(error)", file: file, line: line)
                 continue
             }
             do {

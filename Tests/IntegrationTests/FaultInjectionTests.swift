@@ -21,17 +21,26 @@ final class FaultInjectionTests: XCTestCase {
 
     // MARK: scenarios
 
-    func killedMidBackfill(_ kind: OwnEngine.Kind) throws {
+    /// A server of `kind` of its own, seeded, a fence migration cutting over by
+    /// `mode`, and a runner that lets inserts settle for 0.2 s.
+    func seeded(_ kind: OwnEngine.Kind, _ mode: CutoverMode, timeout: Double = 60) throws -> (
+        engine: OwnEngine, env: LaneContext, m: MigrationDef, runner: MigrationRunner
+    ) {
         let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env()
+        let env = try engine.env(timeout: timeout)
         try env.seed(Self.rows)
-        let m = env.migration(strategy: .fence, mode: .versioned)
         let runner = env.runner()
         runner.fenceSettleSeconds = 0.2
+        return (engine, env, env.migration(strategy: .fence, mode: mode), runner)
+    }
+
+    func killedMidBackfill(_ kind: OwnEngine.Kind) throws {
+        let (engine, env, m, runner) = try seeded(kind, .versioned)
         let slices = Counter()
         runner.faultHook = { point in
-            // After the third slice is staged, before its move: SIGKILL.
-            if point == "backfill.staged" && slices.next() == 3 { engine.signal(SIGKILL) }
+            // After the third partition moved, its group's other partitions
+            // still staged in their shared stage: SIGKILL.
+            if point == "backfill.moved" && slices.next() == 3 { engine.signal(SIGKILL) }
         }
         XCTAssertThrowsError(try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)) { error in
             print("[\(kind)] apply while the server died: \(error)")
@@ -46,12 +55,7 @@ final class FaultInjectionTests: XCTestCase {
     }
 
     func frozenDuringCutover(_ kind: OwnEngine.Kind) throws {
-        let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env(timeout: 3)
-        try env.seed(Self.rows)
-        let m = env.migration(strategy: .fence, mode: .swap)
-        let runner = env.runner()
-        runner.fenceSettleSeconds = 0.2
+        let (engine, env, m, runner) = try seeded(kind, .swap, timeout: 3)
         try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
         runner.faultHook = { point in
             if point == "cutover.before" { engine.signal(SIGSTOP) }
@@ -72,12 +76,7 @@ final class FaultInjectionTests: XCTestCase {
     }
 
     func killedAfterRename(_ kind: OwnEngine.Kind) throws {
-        let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env()
-        try env.seed(Self.rows)
-        let m = env.migration(strategy: .fence, mode: .swap)
-        let runner = env.runner()
-        runner.fenceSettleSeconds = 0.2
+        let (engine, env, m, runner) = try seeded(kind, .swap)
         try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
         runner.faultHook = { point in
             if point == "cutover.renamed" { engine.signal(SIGKILL) }
@@ -93,11 +92,8 @@ final class FaultInjectionTests: XCTestCase {
     /// The second slice's INSERT … SELECT hits a real server limit partway
     /// (code 158, TOO_MANY_ROWS): the stage may hold part of the slice.
     func sliceServerError(_ kind: OwnEngine.Kind) throws {
-        let engine = try OwnEngine.start(kind, test: self)
-        let env = try engine.env()
+        let (_, env, m, _) = try seeded(kind, .versioned)
         let failing = FailingTransport(env.transport)
-        try env.seed(Self.rows)
-        let m = env.migration(strategy: .fence, mode: .versioned)
         let runner = MigrationRunner(transport: failing, capabilities: env.capabilities, database: env.database,
                                      reporter: PrintReporter(env.name), owner: "fault")
         runner.fenceSettleSeconds = 0.2

@@ -37,9 +37,7 @@ final class LiveMigrationTests: XCTestCase {
         _ lane: Lane, _ strategy: BackfillStrategy, _ mode: CutoverMode,
         rollbackAfterCutover: Bool = false, crashes: [String] = []
     ) {
-        onEveryLane([lane], timeout: 120) { env in
-            try env.seed(Self.seedRows)
-            let m = env.migration(strategy: strategy, mode: mode)
+        onSeededLane(lane, rows: Self.seedRows, strategy: strategy, mode: mode) { env, m in
             let writers = Writers(env: env, table: m.from.physicalName, count: 2)
             writers.start()
             Thread.sleep(forTimeInterval: 1)
@@ -90,9 +88,7 @@ final class LiveMigrationTests: XCTestCase {
     }
 
     func mismatch(_ lane: Lane) {
-        onEveryLane([lane], timeout: 120) { env in
-            try env.seed(200_000)
-            let m = env.migration(strategy: .fence, mode: .versioned)
+        onSeededLane(lane, rows: 200_000) { env, m in
             let runner = env.runner()
             let newTable = qualified(env.database, m.to.physicalName)
             runner.faultHook = { point in
@@ -115,9 +111,8 @@ final class LiveMigrationTests: XCTestCase {
 
     /// The backfill's average rate stays within 10% of the throttle.
     func throttle(_ lane: Lane) {
-        onEveryLane([lane], timeout: 120) { env in
-            try env.seed(600_000)
-            var m = env.migration(strategy: .fence, mode: .versioned)
+        onSeededLane(lane, rows: 600_000) { env, m in
+            var m = m
             m.throttle = 200_000
             let reporter = RateReporter()
             let runner = MigrationRunner(transport: env.transport, capabilities: env.capabilities, database: env.database,

@@ -12,9 +12,7 @@ final class LockTakeoverTests: XCTestCase {
     func test26DeadLocalOwner() throws { try deadLocalOwner("26") }
 
     func deadLocalOwner(_ server: String) throws {
-        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
-            try env.seed(10_000)
-            let m = env.migration(strategy: .fence, mode: .versioned)
+        onSeededLane(Lane(server: server), rows: 10_000) { env, m in
             let store = StateStore(transport: env.transport, database: env.database, owner: "x", clock: .system)
             try store.ensureTable()
 

@@ -12,13 +12,8 @@ final class RollupTests: XCTestCase {
 
     func test26RollupCarriedExactly() {
         onEveryLane([.v26], timeout: 120) { env in
-            let (m, oldWriters) = try prepare(env)
-            let runner = env.runner()
-            try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
-
+            let (m, oldWriters, runner, cut) = try applied(env)
             // The plan names the views and carries them.
-            let plan = Planner(PlanningInputs(catalog: try readLiveCatalog(env.transport, env.database), now: 0)).migrationSteps(m)
-            let cut = try XCTUnwrap(plan.first { $0.kind == .cutover })
             XCTAssertEqual(cut.status, .pending)
             XCTAssertTrue(cut.notes.contains { $0.contains("daily_mv (materialized") && $0.contains("recent (view)") }, "\(cut.notes)")
             XCTAssertTrue(cut.sql.contains { $0.contains("MODIFY QUERY") && $0.contains("daily_mv") }, "\(cut.sql)")
@@ -64,12 +59,7 @@ final class RollupTests: XCTestCase {
     /// view, and the rollup stays exact with writers on the old version.
     func test18RollupRefusedWithReason() {
         onEveryLane([.v18], timeout: 120) { env in
-            let (m, oldWriters) = try prepare(env)
-            let runner = env.runner()
-            try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
-
-            let plan = Planner(PlanningInputs(catalog: try readLiveCatalog(env.transport, env.database), now: 0)).migrationSteps(m)
-            let cut = try XCTUnwrap(plan.first { $0.kind == .cutover })
+            let (m, oldWriters, runner, cut) = try applied(env)
             XCTAssertEqual(cut.status, .blocked)
             XCTAssertTrue(cut.notes.contains { $0.contains("daily_mv") && $0.contains("MODIFY QUERY") }, "\(cut.notes)")
 
@@ -90,6 +80,16 @@ final class RollupTests: XCTestCase {
     }
 
     /// `ev_0_0` seeded, `daily` fed by `daily_mv`, a plain view `recent`, writers on `ev_0_0` running.
+    /// `prepare`d and applied without cut-over; the cut-over step the planner
+    /// then shows from the live catalog.
+    func applied(_ env: LaneContext) throws -> (MigrationDef, Writers, MigrationRunner, PlanStep) {
+        let (m, oldWriters) = try prepare(env)
+        let runner = env.runner()
+        try runner.apply(m, catalog: env.catalog(), cutover: false, takeOverLock: false)
+        let plan = Planner(PlanningInputs(catalog: try readLiveCatalog(env.transport, env.database), now: 0)).migrationSteps(m)
+        return (m, oldWriters, runner, try XCTUnwrap(plan.first { $0.kind == .cutover }))
+    }
+
     func prepare(_ env: LaneContext) throws -> (MigrationDef, Writers) {
         let db = env.database
         try env.transport.run(createTableSQL(env.oldTable))

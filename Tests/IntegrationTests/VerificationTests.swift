@@ -13,9 +13,7 @@ final class VerificationTests: XCTestCase {
     func test26NeverQuietIsNotFullyCompared() throws { try neverQuiet("26") }
 
     func neverQuiet(_ server: String) throws {
-        onEveryLane([server == "18" ? .v18 : .v26], timeout: 120) { env in
-            try env.seed(200_000)
-            let m = env.migration(strategy: .fence, mode: .versioned)
+        onSeededLane(Lane(server: server), rows: 200_000) { env, m in
             let runner = env.runner()
             runner.fenceSettleSeconds = 0.2
             runner.faultHook = { point in if point == "verify.before" { throw MigrationError.injectedFault(point) } }

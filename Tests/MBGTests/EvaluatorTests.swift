@@ -72,24 +72,19 @@ final class EvaluatorTests: XCTestCase {
     }
 
     func testBridgeViewBecomesTransformOnlyWhenNotAPlainCopy() throws {
-        let (i, _) = interpreter()
-        try i.evaluate(source: """
-            table e v0.0 { id String key
-              n Int8 }
-            table e v0.1 order_by id
-            view mv_e_to_0_1 to e v0.1 as "SELECT * FROM \\(e v0.0)"
-            migrate e v0.0 -> v0.1
-            """)
-        XCTAssertNil(i.session.migration("e")?.transform)
-        let (j, _) = interpreter()
-        try j.evaluate(source: """
-            table e v0.0 { id String key
-              n Int8 }
-            table e v0.1 order_by id
-            view mv_e_to_0_1 to e v0.1 as "SELECT id, n + 1 AS n FROM \\(e v0.0)"
-            migrate e v0.0 -> v0.1
-            """)
-        XCTAssertEqual(j.session.migration("e")?.transform, "SELECT id, n + 1 AS n FROM e_0_0")
+        func transform(bridge select: String) throws -> String? {
+            let (i, _) = interpreter()
+            try i.evaluate(source: """
+                table e v0.0 { id String key
+                  n Int8 }
+                table e v0.1 order_by id
+                view mv_e_to_0_1 to e v0.1 as "\(select)"
+                migrate e v0.0 -> v0.1
+                """)
+            return i.session.migration("e")?.transform
+        }
+        XCTAssertNil(try transform(bridge: #"SELECT * FROM \(e v0.0)"#))
+        XCTAssertEqual(try transform(bridge: #"SELECT id, n + 1 AS n FROM \(e v0.0)"#), "SELECT id, n + 1 AS n FROM e_0_0")
     }
 
     func testDiagnosticRendering() {

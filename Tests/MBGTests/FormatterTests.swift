@@ -74,12 +74,8 @@ final class FormatterTests: XCTestCase {
     }
 
     func testMutatedScripts() {
-        let inputs = RandomInputTests.mutatedScripts(count: 3000, seed: 23)
-        var formatted = 0
-        for (n, text) in inputs.enumerated() where checkProperties(text, "mutated #\(n)") { formatted += 1 }
-        print("fmt mutated: \(formatted) of \(inputs.count) parse and were checked")
         // Mutations often keep a script valid: the properties really ran on many.
-        XCTAssertGreaterThan(formatted, 500)
+        XCTAssertGreaterThan(checkAll(RandomInputTests.mutatedScripts(count: 3000, seed: 23), "mutated"), 500)
     }
 
     /// Comments, newlines, blanks and `;` inserted at random places of the
@@ -99,11 +95,15 @@ final class FormatterTests: XCTestCase {
     }
 
     func testCommentedScripts() {
-        let inputs = Self.commentedScripts(count: 3000, seed: 5)
+        XCTAssertGreaterThan(checkAll(Self.commentedScripts(count: 3000, seed: 5), "commented"), 1000)
+    }
+
+    /// How many of `inputs` parse and so had the properties checked.
+    func checkAll(_ inputs: [String], _ label: String) -> Int {
         var formatted = 0
-        for (n, text) in inputs.enumerated() where checkProperties(text, "commented #\(n)") { formatted += 1 }
-        print("fmt commented: \(formatted) of \(inputs.count) parse and were checked")
-        XCTAssertGreaterThan(formatted, 1000)
+        for (n, text) in inputs.enumerated() where checkProperties(text, "\(label) #\(n)") { formatted += 1 }
+        print("fmt \(label): \(formatted) of \(inputs.count) parse and were checked")
+        return formatted
     }
 
     func testCanonicalLayout() throws {

@@ -95,11 +95,27 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertTrue(steps[4].sql.joined().contains("sum(cityHash64(id, ts, payload))"))
     }
 
+    /// A NULL would make cityHash64 NULL (sums skip the row, hash buckets lose
+    /// it) and 18.16 cannot hash a Decimal: those columns are hashed as text.
+    func testRowHashHashesNullableAndDecimalAsText() {
+        var m = migration()
+        let columns = [
+            ColumnDef(name: "id", type: "UInt64"), ColumnDef(name: "age", type: "Nullable(UInt8)"),
+            ColumnDef(name: "amount", type: "Decimal(18, 4)"), ColumnDef(name: "scores", type: "Array(Nullable(Int32))"),
+            ColumnDef(name: "was_null", type: "UInt8"),
+        ]
+        m.to.columns = columns
+        var old = columns
+        old[4].type = "Nullable(UInt8)"
+        let s = MigrationSQL(m, database: "db", capabilities: .modern, oldColumns: old)
+        XCTAssertEqual(s.rowHash, "cityHash64(id, toString(tuple(age)), toString(tuple(amount)), toString(tuple(scores)), toString(tuple(was_null)))")
+    }
+
     func testFencePlanOn18() throws {
         let steps = plan(migration(mode: .swap), tables: ["ev_0_0"], old18)
         let all = steps.flatMap(\.sql).joined(separator: "\n")
         XCTAssertTrue(all.contains("SYSTEM STOP MERGES db.ev_0_0"))
-        XCTAssertTrue(all.contains("_part IN ('<parts of <partition> inside the fence>')"))
+        XCTAssertTrue(all.contains("_partition_id IN ('<partition>') AND _part IN ('<parts of these partitions inside the fence>')"), all)
         XCTAssertTrue(all.contains("ALTER TABLE db.ev_0_1 ATTACH PARTITION ID '<partition>' FROM db._mbg_stage_ev_0_1_0"), all)
         XCTAssertTrue(all.contains("SYSTEM START MERGES db.ev_0_0"))
         XCTAssertTrue(all.contains("RENAME TABLE db.ev_0_0 TO db._mbg_swap_ev_0_1, db.ev_0_1 TO db.ev_0_0, db._mbg_swap_ev_0_1 TO db.ev_0_1"))
@@ -191,5 +207,17 @@ final class MigrationPlanTests: XCTestCase {
         try runner(t).cutover(migration())
         XCTAssertFalse(t.statements.contains { $0.contains("ALTER TABLE db._mbg_state") || $0.contains("DELETE") })
         XCTAssertTrue(t.statements.contains { $0.contains("INSERT INTO db._mbg_state") && $0.contains("'cut_over'") })
+    }
+
+    func testBackfillGroupsAreBalancedAndBounded() {
+        // Rows dealt to the lighter group, largest first; each group in position order.
+        XCTAssertEqual(BackfillGroups.deal([10, 1, 5, 5], workers: 2), [[0, 1], [2, 3]])
+        XCTAssertEqual(BackfillGroups.deal([3, 3, 3], workers: 8), [[0], [1], [2]])
+        XCTAssertEqual(BackfillGroups.deal([], workers: 2), [])
+        // 120 partitions: no INSERT spans more than 50, every partition exactly once.
+        let groups = BackfillGroups.deal(Array(repeating: 7, count: 120), workers: 2)
+        XCTAssertEqual(groups.count, 3)
+        XCTAssertTrue(groups.allSatisfy { $0.count <= BackfillGroups.maxPartitions })
+        XCTAssertEqual(groups.flatMap { $0 }.sorted(), Array(0..<120))
     }
 }

@@ -67,6 +67,27 @@ final class SchemaFidelityUnitTests: XCTestCase {
         XCTAssertEqual(createTableSQL(t, ifNotExists: false).components(separatedBy: "\n").filter { $0.contains("EPHEMERAL") }, ["    e UInt8 EPHEMERAL,"])
     }
 
+    /// VersionedCollapsingMergeTree appends its version column to the sorting
+    /// key (system.tables says `d, u, ver`); the key as written is `(d, u)`.
+    func testVersionedCollapsingSortingKeyAsWritten() {
+        let t = liveTableDef(
+            database: "fid", name: "t", engine: "VersionedCollapsingMergeTree",
+            engineFull: "VersionedCollapsingMergeTree(sign, ver) ORDER BY (d, u) SETTINGS index_granularity = 8192",
+            sortingKey: "d, u, ver", partitionKey: "", primaryKey: "d, u", columns: [])
+        XCTAssertEqual(t.orderBy, ["d", "u"])
+        XCTAssertNil(t.primaryKey, "the primary key is the sorting key")
+        let single = liveTableDef(
+            database: "fid", name: "t", engine: "VersionedCollapsingMergeTree",
+            engineFull: "VersionedCollapsingMergeTree(sign, ver) ORDER BY d SETTINGS index_granularity = 8192",
+            sortingKey: "d, ver", partitionKey: "", primaryKey: "d", columns: [])
+        XCTAssertEqual(single.orderBy, ["d"])
+        // Other engines keep the sorting key as system.tables gives it.
+        let plain = liveTableDef(
+            database: "fid", name: "t", engine: "MergeTree", engineFull: "MergeTree ORDER BY (d, toDate(ts)) SETTINGS index_granularity = 8192",
+            sortingKey: "d, toDate(ts)", partitionKey: "", primaryKey: "d, toDate(ts)", columns: [])
+        XCTAssertEqual(plain.orderBy, ["d", "toDate(ts)"])
+    }
+
     func testColumnKind() {
         var c = ColumnDef(name: "x", type: "UInt8")
         XCTAssertEqual(c.kind, .ordinary)

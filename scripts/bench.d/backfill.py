@@ -8,9 +8,9 @@ Reports the backfill's own rate (its last progress line), the ratio to the plain
 copy, the verification's time (from the `backfilled` line to the end of apply)
 and its ratio to the backfill's time, and mbg's peak resident memory.
 Usage: backfill.py URL LANE MBG ROWS THROTTLE"""
-import os, re, subprocess, sys, time
+import os, re, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from ch import CH, TABLE, drop_db, fresh_db, seed
+from ch import CH, TABLE, drop_db, fresh_db, run_script, seed
 
 url, lane, mbg, rows, throttle = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 before_bin = os.environ.get("MBG_BEFORE")
@@ -31,22 +31,10 @@ def plain(db, k):
 def apply(binary, db, options):
     """Runs `apply`; returns backfill rate, backfill s, verification s, total s, slices, peak MB."""
     script = TABLE + f"table ev v0.1 order_by ts, id\nmigrate ev v0.0 -> v0.1 {options}\napply ev\n"
-    path = f"/tmp/{db}.mbg"
-    open(path, "w").write(script)
-    t0 = time.perf_counter()
-    p = subprocess.Popen(["/usr/bin/time", "-f", "MAXRSS %M", binary, "run", path, "--url", url, "--database", db],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines, backfilled_at = [], None
-    for line in p.stdout:
-        lines.append(line)
-        if backfilled_at is None and re.search(r"backfilled \d+ rows", line):
-            backfilled_at = time.perf_counter()
-    p.wait()
-    total = time.perf_counter() - t0
-    os.unlink(path)
-    out = "".join(lines)
-    if p.returncode != 0:
-        sys.exit(f"mbg failed ({p.returncode}): {out}")
+    out, t0, backfilled_at, end = run_script(
+        ["/usr/bin/time", "-f", "MAXRSS %M", binary, "run", f"/tmp/{db}.mbg", "--url", url, "--database", db],
+        f"/tmp/{db}.mbg", script)
+    total = end - t0
     rate = float(re.findall(r"(\d+) rows/s", out)[-1])
     slices = re.search(r"in (\d+) slice", out)
     rss = re.search(r"MAXRSS (\d+)", out)

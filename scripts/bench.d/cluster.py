@@ -10,7 +10,7 @@ p50/p99 per phase show the migration's impact.
 Usage: cluster.py CLUSTER MBG ROWS URL1 URL2 URL3 URL4"""
 import os, re, subprocess, sys, threading, time, urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
-from ch import CH
+from ch import CH, pct, write_batches
 
 cluster, mbg, rows, urls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:8]
 nodes = [CH(u) for u in urls]
@@ -73,25 +73,13 @@ stop = threading.Event()
 
 def writer(w):
     node = nodes[1 + 2 * w]
-    n = 500_000_000 + w * 100_000_000
-    while not stop.is_set():
-        ids = ",".join(str(i) for i in range(n, n + 10))
-        n += 10
-        t0 = time.perf_counter()
-        ok = True
-        try:
-            q(node, f"INSERT INTO {db}.ev_0_0 (id, ts, payload) SELECT arrayJoin([{ids}]), now(), 'w'", SYNC, timeout=60)
-        except Exception:
-            ok = False
-        dt = time.perf_counter() - t0
+
+    def record(t0, dt, ok):
         with lock:
             samples.append((phase, dt, ok))
-        time.sleep(max(0, 0.04 - dt))
 
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
+    write_batches(w, lambda ids: q(node, f"INSERT INTO {db}.ev_0_0 (id, ts, payload) SELECT arrayJoin([{ids}]), now(), 'w'", SYNC, timeout=60),
+                  stop, record)
 
 
 q(nodes[0], f"CREATE DATABASE {db} ON CLUSTER {cluster}", "&distributed_ddl_task_timeout=120")

@@ -8,16 +8,11 @@ backfill and verification took while the writers went on (verification: from
 the `backfilled` line to the end of apply). With MBG_BEFORE set (an older mbg
 binary) that binary runs first in the same run, on a fresh copy of the data.
 Usage: writers.py URL LANE MBG ROWS"""
-import os, re, subprocess, sys, threading, time
+import os, re, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from ch import CH, TABLE, drop_db, fresh_db, seed
+from ch import CH, TABLE, drop_db, fresh_db, pct, run_script, seed, write_batches
 
 url, lane, mbg, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
 
 
 def measure(label, binary):
@@ -30,37 +25,20 @@ def measure(label, binary):
 
     def writer(w):
         c = CH(url)
-        n = 500_000_000 + w * 100_000_000
-        while not stop.is_set():
-            ids = ",".join(str(i) for i in range(n, n + 10))
-            n += 10
-            t0 = time.perf_counter()
-            ok = True
-            try:
-                c.q(f"INSERT INTO {db}.ev_0_0 (id, ts, payload) SELECT arrayJoin([{ids}]), now(), 'w'", timeout=30)
-            except Exception:
-                ok = False
-            dt = time.perf_counter() - t0
+
+        def record(t0, dt, ok):
             with lock:
                 samples.append((state["phase"], t0, dt, ok, w))
-            time.sleep(max(0, 0.04 - dt))
+
+        write_batches(w, lambda ids: c.q(f"INSERT INTO {db}.ev_0_0 (id, ts, payload) SELECT arrayJoin([{ids}]), now(), 'w'", timeout=30),
+                      stop, record)
 
     def run(script):
         path = f"/tmp/{db}.mbg"
-        open(path, "w").write(TABLE + "table ev v0.1 order_by ts, id\nmigrate ev v0.0 -> v0.1 strategy fence cutover swap\n" + script)
-        t0 = time.perf_counter()
-        p = subprocess.Popen([binary, "run", path, "--url", url, "--database", db, "--yes"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out, at = [], None
-        for line in p.stdout:
-            out.append(line)
-            if at is None and re.search(r"backfilled \d+ rows", line):
-                at = time.perf_counter()
-        p.wait()
-        if p.returncode != 0:
-            sys.exit(f"mbg failed ({p.returncode}): {''.join(out)}")
-        end = time.perf_counter()
-        return (at or t0) - t0, end - (at or end), "".join(out)
+        out, t0, at, end = run_script(
+            [binary, "run", path, "--url", url, "--database", db, "--yes"], path,
+            TABLE + "table ev v0.1 order_by ts, id\nmigrate ev v0.0 -> v0.1 strategy fence cutover swap\n" + script)
+        return (at or t0) - t0, end - (at or end), out
 
     try:
         seed(ch, db, rows)

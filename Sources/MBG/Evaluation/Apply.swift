@@ -26,7 +26,7 @@ extension Interpreter {
         for step in plan.steps where step.migration == nil && step.kind == .createTable && step.status == .pending {
             // An ON CLUSTER DDL that times out names the hosts that did not finish it.
             try wrap(location) { for sql in step.sql { try ClusterDDLTransport(transport).run(sql) } }
-            if !recording { output.line("created table \(step.target)") }
+            if !recording { output.info("created table \(step.target)") }
         }
         if recording {
             // No answers to read: send what the plan shows, in order; cut-over only when asked, finish never.
@@ -47,7 +47,7 @@ extension Interpreter {
         }
         for step in plan.steps where step.kind == .createView && step.status == .pending {
             try wrap(location) { for sql in step.sql { try transport.run(sql) } }
-            if !recording { output.line("created view \(step.target)") }
+            if !recording { output.info("created view \(step.target)") }
         }
         cachedCatalog = nil
         return plan

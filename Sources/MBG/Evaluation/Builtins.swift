@@ -7,7 +7,7 @@ enum Builtins {
             guard case .string(let name) = args[0] else { throw ctx.error("env takes a variable name (a string)") }
             // Secrets stay out of scripts: the password variable is never readable.
             if name == "MBG_PASSWORD" { throw ctx.error("MBG_PASSWORD cannot be read from a script") }
-            return ProcessInfo.processInfo.environment[name].map { .string($0) } ?? .null
+            return .optional(ProcessInfo.processInfo.environment[name])
         }
         interp.register("now", arity: 0) { _, _ in
             let f = DateFormatter()

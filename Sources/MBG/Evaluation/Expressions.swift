@@ -193,59 +193,38 @@ extension Interpreter {
     }
 
     func member(_ base: Value, _ name: String, _ location: SourceLocation) throws -> Value {
-        switch base {
-        case .record:
-            if let v = base.field(name) { return v }
-        case .table(let t):
-            switch name {
-            case "name": return .string(t.name)
-            case "physical_name": return .string(t.physicalName)
-            case "version": return t.version.map { .string($0.description) } ?? .null
-            case "engine": return .string(t.engine)
-            case "database": return t.database.map { .string($0) } ?? .null
-            case "order_by": return .list(t.effectiveOrderBy.map { .string($0) })
-            case "partition_by": return t.partitionBy.map { .string($0) } ?? .null
-            case "columns": return Builtins.columnList(t)
-            default: break
-            }
-        case .migration(let m):
-            switch name {
-            case "name": return .string(m.name)
-            case "from": return .table(m.from)
-            case "to": return .table(m.to)
-            case "bridge": return .string(m.bridge)
-            case "strategy": return m.strategy.map { .string($0.rawValue) } ?? .string("auto")
-            case "cutover": return .string(m.cutover.rawValue)
-            case "transform": return m.transform.map { .string($0) } ?? .null
-            case "cutoff": return m.cutoffColumn.map { .string($0) } ?? .null
-            case "lateness": return .int(m.lateness)
-            case "batch": return m.batch.map { .int($0) } ?? .null
-            case "throttle": return m.throttle.map { .int($0) } ?? .null
-            case "parallel": return m.parallel.map { .int($0) } ?? .null
-            default: break
-            }
-        case .view(let v):
-            switch name {
-            case "name": return .string(v.name)
-            case "target": return .string(v.target)
-            case "select": return .string(v.select)
-            default: break
-            }
-        case .result(let r):
-            switch name {
-            case "rows": return .list(Builtins.rows(of: r))
-            case "count": return .int(r.rows.count)
-            case "columns": return .list(r.columns.map { .string($0.name) })
-            default: break
-            }
-        case .plan(let p):
-            switch name {
-            case "changes": return .bool(p.hasChanges)
-            case "steps": return .list(p.steps.map { .record([("action", .string($0.kind.rawValue)), ("target", .string($0.target)), ("summary", .string($0.summary)), ("status", .string($0.status.rawValue))]) })
-            default: break
-            }
-        case .list(let l) where name == "count":
-            return .int(l.count)
+        switch (base, name) {
+        case (.record, _): if let v = base.field(name) { return v }
+        case (.table(let t), "name"): return .string(t.name)
+        case (.table(let t), "physical_name"): return .string(t.physicalName)
+        case (.table(let t), "version"): return .optional(t.version?.description)
+        case (.table(let t), "engine"): return .string(t.engine)
+        case (.table(let t), "database"): return .optional(t.database)
+        case (.table(let t), "order_by"): return .list(t.effectiveOrderBy.map { .string($0) })
+        case (.table(let t), "partition_by"): return .optional(t.partitionBy)
+        case (.table(let t), "columns"): return Builtins.columnList(t)
+        case (.migration(let m), "name"): return .string(m.name)
+        case (.migration(let m), "from"): return .table(m.from)
+        case (.migration(let m), "to"): return .table(m.to)
+        case (.migration(let m), "bridge"): return .string(m.bridge)
+        case (.migration(let m), "strategy"): return .string(m.strategy?.rawValue ?? "auto")
+        case (.migration(let m), "cutover"): return .string(m.cutover.rawValue)
+        case (.migration(let m), "transform"): return .optional(m.transform)
+        case (.migration(let m), "cutoff"): return .optional(m.cutoffColumn)
+        case (.migration(let m), "lateness"): return .int(m.lateness)
+        case (.migration(let m), "batch"): return .optional(m.batch)
+        case (.migration(let m), "throttle"): return .optional(m.throttle)
+        case (.migration(let m), "parallel"): return .optional(m.parallel)
+        case (.view(let v), "name"): return .string(v.name)
+        case (.view(let v), "target"): return .string(v.target)
+        case (.view(let v), "select"): return .string(v.select)
+        case (.result(let r), "rows"): return .list(Builtins.rows(of: r))
+        case (.result(let r), "count"): return .int(r.rows.count)
+        case (.result(let r), "columns"): return .list(r.columns.map { .string($0.name) })
+        case (.plan(let p), "changes"): return .bool(p.hasChanges)
+        case (.plan(let p), "steps"):
+            return .list(p.steps.map { .record([("action", .string($0.kind.rawValue)), ("target", .string($0.target)), ("summary", .string($0.summary)), ("status", .string($0.status.rawValue))]) })
+        case (.list(let l), "count"): return .int(l.count)
         default: break
         }
         throw Diagnostic(.check, "a \(base.typeName) has no field '\(name)'", at: location)

@@ -9,6 +9,12 @@ public protocol OutputSink: AnyObject {
     func plan(_ plan: Plan, name: String?)
     /// A warning (stderr).
     func warning(_ text: String)
+    /// A message about what was done (`created table …`), not a result: `--quiet` leaves it out.
+    func info(_ text: String)
+}
+
+extension OutputSink {
+    public func info(_ text: String) { line(text) }
 }
 
 /// Keeps everything as text lines (tests, embedding).

@@ -15,6 +15,11 @@ public indirect enum Value: Sendable, CustomStringConvertible {
     case result(QueryResult)
     case plan(Plan)
 
+    /// The text, or null when there is none.
+    static func optional(_ s: String?) -> Value { s.map { .string($0) } ?? .null }
+    /// The number, or null when there is none.
+    static func optional(_ n: Int?) -> Value { n.map { .int($0) } ?? .null }
+
     public var typeName: String {
         switch self {
         case .null: "null"

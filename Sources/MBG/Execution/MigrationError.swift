@@ -54,13 +54,6 @@ public struct PartitionMismatch: Equatable, Sendable, CustomStringConvertible, C
     public var newRows: Int
     public var oldChecksum: String
     public var newChecksum: String
-    public init(partition: String, oldRows: Int, newRows: Int, oldChecksum: String, newChecksum: String) {
-        self.partition = partition
-        self.oldRows = oldRows
-        self.newRows = newRows
-        self.oldChecksum = oldChecksum
-        self.newChecksum = newChecksum
-    }
     public var description: String {
         "partition \(partition): old \(oldRows) rows (checksum \(oldChecksum)), new \(newRows) rows (checksum \(newChecksum))"
     }

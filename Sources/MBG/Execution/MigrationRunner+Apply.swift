@@ -211,28 +211,46 @@ extension MigrationRunner {
             }
         }
         var fence = start
-        var unreached: [Part] = []
-        for part in try activeParts(oldDB, s.oldName) {
+        // Every insert that had written a part listed here has ended once those
+        // running now have: a part it pushed through the bridge is in the new
+        // table by then, so "not there" means the bridge never saw it.
+        let parts = try activeParts(oldDB, s.oldName)
+        try waitForInsertsInFlight(into: s, reason: "before telling which parts of \(s.old) the bridge forwarded")
+        for part in parts {
             switch coverage(part.range, by: start[part.partition] ?? []) {
             case .inside: continue
             case .mixed:
                 throw MigrationError.inconsistent("part \(part.name) of \(s.old) merged rows from before and after the bridge (merges restarted, e.g. by a server restart); roll back and apply again")
             case .outside:
-                if try !reachedTarget(s, part: part, source: nil, target: s.new) { unreached.append(part) }
-            }
-        }
-        if !unreached.isEmpty {
-            // An insert commits its own part before the bridge's: one caught in
-            // between looks unforwarded. Looked at again once such a forward is
-            // surely over, only parts the bridge never saw are left.
-            clock.sleep(min(fenceSettleSeconds, 0.5))
-            for part in unreached where try !reachedTarget(s, part: part, source: nil, target: s.new) {
-                fence[part.partition, default: []].append(part.range)
-                reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
+                if try !reachedTarget(s, part: part, source: nil, target: s.new) {
+                    fence[part.partition, default: []].append(part.range)
+                    reporter.info("part \(part.name) was written by an insert that began before the bridge: copied by the backfill")
+                }
             }
         }
         try store.write(m.name, "fence", encodeJSON(fence))
         state = try store.load(m.name)
+    }
+
+    /// Waits until every insert into the old table that is running now has
+    /// ended (by query id: later inserts do not hold it up). A part listed
+    /// before this call then belongs to an insert that is over, with all its
+    /// pushes through the bridge done.
+    func waitForInsertsInFlight(into s: MigrationSQL, reason: String) throws {
+        let ids = try run(CatalogQueries.insertsInFlight(into: s.oldName)).rows.compactMap { $0.first ?? nil }
+        if ids.isEmpty { return }
+        let start = clock.now()
+        var said = false
+        while Int(try run(CatalogQueries.stillRunning(ids)).scalar ?? "0") ?? 0 > 0 {
+            if clock.now() > start + 300 {
+                throw MigrationError.inconsistent("\(ids.count) insert(s) into \(s.old) still running after 300 s (\(reason)); re-run once they have ended")
+            }
+            if !said && clock.now() > start + 1 {
+                reporter.info("waiting for \(ids.count) insert(s) into \(s.old) in flight to end, \(reason)")
+                said = true
+            }
+            clock.sleep(0.05)
+        }
     }
 
     // MARK: - backfilled
@@ -304,20 +322,61 @@ extension MigrationRunner {
         let leftovers = Set(
             try run(CatalogQueries.tables(db, prefix: s.stagePrefix))
                 .rows.compactMap { $0.first ?? nil })
-        // A run killed between recording a slice done and dropping its stage left the stage.
-        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state == .done && leftovers.contains(s.stageName(index)) {
+        // A run killed between recording its slices done and dropping their stage
+        // left the stage: dropped, as is any stage no staged slice still needs.
+        let needed = Set(all.enumerated().compactMap { index, slice -> String? in
+            guard let r = state.slice(slice.id), r.state == .staged else { return nil }
+            return s.stageName(r.stage ?? index)
+        })
+        for (index, slice) in all.enumerated() where state.slice(slice.id)?.state == .done && leftovers.contains(s.stageName(index)) && !needed.contains(s.stageName(index)) {
             try run(s.drop(s.stage(index)))
         }
         let pending = all.enumerated().filter { state.slice($0.element.id)?.state != .done }
         // A throttle paces one slice at a time (exact); otherwise slices overlap,
         // each filling while another is recorded and moved.
-        let workers = m.throttle != nil ? 1 : max(1, min(m.parallel ?? backfillParallel, pending.count))
-        let settings = try backfillSettings(workers: workers)
+        let threads = try backfillThreads(m, s)
+        var workers = m.throttle != nil ? 1 : max(1, min(m.parallel ?? backfillParallel, pending.count, threads ?? Int.max))
         let progress = BackfillProgress(
             copied: all.reduce(0) { $0 + (state.slice($1.id)?.state == .done ? (state.slice($1.id)?.rows ?? 0) : 0) },
             started: clock.now())
         let moves = NSLock()
         let snapshot = state
+        if BackfillGroups.apply(to: m, clustered: false) && all.allSatisfy({ $0.buckets == 1 }) {
+            // Slices staged in a shared stage finish there; the rest are dealt into groups.
+            var units: [BackfillUnit] = []
+            let staged = pending.filter { state.slice($0.element.id)?.state == .staged }
+            for (stage, items) in Dictionary(grouping: staged, by: { state.slice($0.element.id)?.stage ?? $0.offset }) {
+                units.append(BackfillUnit(stage: stage, items: items.map { ($0.offset, $0.element) }, resumed: true))
+            }
+            let fresh = pending.filter { state.slice($0.element.id)?.state != .staged }
+            for g in BackfillGroups.deal(fresh.map(\.element.rows), workers: workers) {
+                units.append(BackfillUnit(stage: fresh[g[0]].offset, items: g.map { (fresh[$0].offset, fresh[$0].element) }, resumed: false))
+            }
+            units.sort { $0.stage < $1.stage }
+            workers = max(1, min(workers, units.count))
+            let settings = backfillSettings(threads: threads, workers: workers)
+            try forEachConcurrently(units, workers: workers) { [self] unit in
+                let rows: Int
+                do {
+                    rows = try copyGroup(m, s, snapshot, unit, parts: parts, leftovers: leftovers, settings: settings, moves: moves)
+                } catch {
+                    if case MigrationError.injectedFault = error {} else { secureWriters(m, s, early: true) }
+                    throw error
+                }
+                let (copied, thisRun) = progress.add(rows)
+                progress.locked {
+                    reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied),
+                                      rowsPerSecond: Double(thisRun) / max(clock.now() - progress.started, 0.001),
+                                      partition: unit.items.last?.slice.partition)
+                }
+            }
+            try fault("backfill.done")
+            try store.write(m.name, "phase", MigrationPhase.backfilled.rawValue)
+            state = try store.load(m.name)
+            reporter.info("\(m.name): backfilled \(progress.copied) rows in \(all.count) slice(s), \(units.count) stage(s)")
+            return
+        }
+        let settings = backfillSettings(threads: threads, workers: workers)
         try forEachConcurrently(pending, workers: workers) { [self] item in
             let rows: Int
             do {
@@ -338,7 +397,9 @@ extension MigrationRunner {
                 elapsed = max(clock.now() - progress.started, 0.001)
             }
             progress.locked {
-                reporter.progress("backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed)
+                reporter.progress(
+                    "backfill \(m.name)", done: copied, total: max(total, copied), rowsPerSecond: Double(thisRun) / elapsed,
+                    partition: item.element.partition)
             }
         }
         try fault("backfill.done")
@@ -348,13 +409,23 @@ extension MigrationRunner {
         reporter.info("\(m.name): backfilled \(progress.copied) rows in \(all.count) slice(s)\(w)")
     }
 
-    /// Settings of the statements that copy rows: together the slices running at
-    /// once use no more threads than one query would by default, so writers keep
-    /// the share of the server they had beside any single query.
-    func backfillSettings(workers: Int) throws -> [String: String] {
-        let text = try run(CatalogQueries.maxThreads).scalar ?? ""
-        let digits = text.filter(\.isNumber)
-        guard let threads = Int(digits), threads > 0 else { return [:] }
+    /// How many threads the copies running at once may use together: what one
+    /// query uses by default, less one while writers insert into the old table
+    /// (it gained parts in the last seconds), so their inserts keep a core to
+    /// themselves. nil when the server does not say.
+    func backfillThreads(_ m: MigrationDef, _ s: MigrationSQL) throws -> Int? {
+        let digits = (try run(CatalogQueries.maxThreads).scalar ?? "").filter(\.isNumber)
+        guard let threads = Int(digits), threads > 0 else { return nil }
+        let written = Int(try run(CatalogQueries.partsWritten(m.from.database ?? database, s.oldName, withinSeconds: 5)).scalar ?? "0") ?? 0
+        guard written > 0 && threads > 1 else { return threads }
+        reporter.info("writers are inserting into \(s.old): the backfill uses \(threads - 1) of the server's \(threads) threads")
+        return threads - 1
+    }
+
+    /// Settings of the statements that copy rows: the `threads` shared by the
+    /// `workers` copies running at once.
+    func backfillSettings(threads: Int?, workers: Int) -> [String: String] {
+        guard let threads else { return [:] }
         return ["max_threads": String(max(1, threads / workers))]
     }
 
@@ -381,6 +452,56 @@ extension MigrationRunner {
         if let error = queue.error { throw error }
     }
 
+    /// Whole partitions through one stage table: one INSERT fills it, all its
+    /// slices are recorded staged (with the stage's number), then each
+    /// partition moves in whole and all are recorded done with the parts the
+    /// moves made. A group resumed from its records finishes slice by slice.
+    func copyGroup(
+        _ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ unit: BackfillUnit, parts: [Part]?,
+        leftovers: Set<String>, settings: [String: String], moves: NSLock
+    ) throws -> Int {
+        let g = unit.stage, stageName = s.stageName(g)
+        if unit.resumed {
+            var rows = 0
+            for item in unit.items {
+                rows += try copySlice(m, s, state, item.slice, index: item.offset, parts: parts, leftovers: leftovers, settings: settings, moves: moves)
+            }
+            if unit.items.contains(where: { state.slice($0.slice.id)?.stage != nil }) { try run(s.drop(s.stage(g))) }
+            return rows
+        }
+        let db = m.to.database ?? database
+        let ids = unit.items.map(\.slice.partition)
+        if leftovers.contains(stageName) { try run(s.drop(s.stage(g))) }  // from an interrupted fill
+        try run(s.createStage(g))
+        let inGroup = Set(ids)
+        let filter = s.partitionsFilter(ids) + " AND "
+            + (try strategyFilter(s, state, partition: nil, parts: parts?.filter { inGroup.contains($0.partition) }))
+        _ = try transport.execute(Query(s.fillStage(g, filter: filter), settings: settings))
+        // The stage's own parts say how many rows each partition holds.
+        let before = try partFiles(db, [s.newName, stageName])
+        func rows(_ p: String) -> Int { before.filter { $0.table == stageName && $0.partition == p }.reduce(0) { $0 + $1.rows } }
+        try store.write(m.name, unit.items.map { ("slice/" + $0.slice.id, encodeJSON(SliceRecord(state: .staged, rows: rows($0.slice.partition), stage: g))) })
+        try fault("backfill.staged")
+        moves.lock()
+        defer { moves.unlock() }
+        for id in ids where rows(id) > 0 {
+            // 18.x copies (ATTACH … FROM); the stage's copy goes with the stage.
+            try run(s.moveStage(g, partition: id)[0])
+            try fault("backfill.moved")
+        }
+        let after = try partFiles(db, [s.newName, stageName])
+        var records: [(String, String)] = []
+        for item in unit.items {
+            let id = item.slice.partition
+            let moved = rows(id) > 0 ? try movedParts(s, index: g, partition: id, before: before, after: after) : []
+            records.append(("slice/" + item.slice.id, encodeJSON(SliceRecord(state: .done, rows: rows(id), parts: moved, stage: g))))
+        }
+        records.append(("lock", encodeJSON(LockRecord(owner: owner, since: state.lock?.since ?? "?"))))  // heartbeat
+        try store.write(m.name, records)
+        try run(s.drop(s.stage(g)))
+        return ids.reduce(0) { $0 + rows($1) }
+    }
+
     /// One slice, atomically: fill a stage table, record it as staged, move its
     /// partitions into the new table, record done with the parts the move made.
     /// A slice is not read back: the final verification compares the moved
@@ -390,8 +511,11 @@ extension MigrationRunner {
         leftovers: Set<String>, settings: [String: String], moves: NSLock
     ) throws -> Int {
         let db = m.to.database ?? database
-        let stageName = s.stageName(index)
         var record = state.slice(slice.id)
+        // A slice staged with other partitions finishes in their shared stage.
+        let shared = record?.state == .staged && record?.stage != nil
+        let index = shared ? record!.stage! : index
+        let stageName = s.stageName(index)
         let stageExists = try record?.state == .staged && exists(db, stageName)
         if record?.state == .staged && !stageExists {
             // Stage gone after the move completed: only the final record was missing.
@@ -422,7 +546,7 @@ extension MigrationRunner {
         let before = try partFiles(db, [s.newName, stageName])
         let stageParts = samePartitioning
             ? (record!.rows > 0 ? [slice.partition] : [])
-            : Set(before.filter { $0.table == stageName }.map(\.partition)).sorted()
+            : Set(before.filter { $0.table == stageName && (!shared || $0.partition == slice.partition) }.map(\.partition)).sorted()
         var moved: [String]? = resumingStaged ? nil : []
         for part in stageParts {
             if resumingStaged && !capabilities.modernSQL {
@@ -446,10 +570,10 @@ extension MigrationRunner {
         }
         let lock = LockRecord(owner: owner, since: state.lock?.since ?? "?")
         try store.write(m.name, [
-            ("slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, parts: moved))),
+            ("slice/" + slice.id, encodeJSON(SliceRecord(state: .done, rows: record!.rows, parts: moved, stage: shared ? index : nil))),
             ("lock", encodeJSON(lock)),  // heartbeat
         ])
-        try run(s.drop(s.stage(index)))
+        if !shared { try run(s.drop(s.stage(index))) }  // a shared stage goes once its group is in
         return record!.rows
     }
 
@@ -541,4 +665,12 @@ final class WorkQueue<T: Sendable>: @unchecked Sendable {
     func fail(_ error: any Error) { lock.withLock { if failure == nil { failure = error } } }
 
     var error: (any Error)? { lock.withLock { failure } }
+}
+
+/// Slices that go through one stage table: a group of whole partitions, or
+/// slices an interrupted run left staged in it.
+struct BackfillUnit: Sendable {
+    var stage: Int
+    var items: [(offset: Int, slice: Slice)]
+    var resumed: Bool
 }

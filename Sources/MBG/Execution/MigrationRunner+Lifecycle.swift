@@ -37,16 +37,7 @@ extension MigrationRunner {
         let newSide = Concurrent(transport, newSQL)
         let a = Result { try run(oldSQL) }
         let b = try newSide.wait().get()
-        func keyed(_ r: QueryResult) -> [String: (Int, String)] {
-            var out: [String: (Int, String)] = [:]
-            for row in r.rows where row.count >= 3 { out[row[0] ?? ""] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0") }
-            return out
-        }
-        let x = keyed(try a.get()), y = keyed(b)
-        return Set(x.keys).union(y.keys).sorted().map { k in
-            let o = x[k] ?? (0, "0"), n = y[k] ?? (0, "0")
-            return .init(partition: k, oldRows: o.0, newRows: n.0, oldChecksum: o.1, newChecksum: n.1)
-        }
+        return compare(try a.get(), b)
     }
 
     /// Fence: the old table's fenced parts against the parts the backfill moved
@@ -77,47 +68,66 @@ extension MigrationRunner {
         var report = VerificationReport(migration: m.name, rows: [], notes: [sliceSummary(state)])
         report.rows = try compareConcurrently(s.verifyQuery(s.old, image: true, filter: oldFilter), s.verifyQuery(s.new, image: false, filter: newFilter))
         report.notes.append("backfilled rows compared per partition: the \(fenced.count) fenced part(s) of \(s.old) against the \(moved.count) part(s) the backfill moved into \(s.new), one read of each")
-        // The rest of each side (bridged rows, and anything else in the new
-        // table): compared when no insert is in flight across the reads.
+        // The rest of each side: rows written through the bridge, and anything
+        // else in the new table. Writes go on, so the two sides are never read
+        // at one instant; instead each row is matched by its hash:
+        // 1. the old side's parts are listed, and once every insert in flight
+        //    has ended (each of those parts then pushed through the bridge),
+        //    the new side's rows with those rows' hashes must be exactly them;
+        // 2. the new side's rows whose hash is in no part of the old side
+        //    (listed after the new side, so it holds every insert the new
+        //    side's parts came from) are foreign, and must be none.
         let movedSet = Set(moved), fencedSet = Set(fenced)
-        for attempt in 0..<3 {
-            let oldRest = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
-            let newRest = try activeParts(m.to.database ?? database, s.newName).map(\.name).filter { !movedSet.contains($0) }
-            let rows = try compareConcurrently(
-                s.verifyQuery(s.old, image: true, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: oldRest, slice: nil)),
-                s.verifyQuery(s.new, image: false, filter: s.sliceFilter(strategy: .fence, cutoff: nil, parts: newRest, slice: nil)))
-            let again = try activeParts(m.from.database ?? database, s.oldName).map(\.name).filter { !fencedSet.contains($0) }
-            if again == oldRest && (rows.allSatisfy(\.matches) || attempt == 2) {
-                // Counts and checksums add up: the two reads make whole partitions.
-                var byPartition = Dictionary(uniqueKeysWithValues: report.rows.map { ($0.partition, $0) })
-                for r in rows {
-                    var t = byPartition[r.partition] ?? .init(partition: r.partition, oldRows: 0, newRows: 0, oldChecksum: "0", newChecksum: "0")
-                    func add(_ a: String, _ b: String) -> String { String((UInt64(a) ?? 0) &+ (UInt64(b) ?? 0)) }
-                    t.oldRows += r.oldRows
-                    t.newRows += r.newRows
-                    t.oldChecksum = add(t.oldChecksum, r.oldChecksum)
-                    t.newChecksum = add(t.newChecksum, r.newChecksum)
-                    byPartition[r.partition] = t
-                }
-                report.rows = byPartition.values.sorted { $0.partition < $1.partition }
-                report.notes.append("the other parts (rows written through the bridge, anything else in \(s.new)) compared too, at a moment no insert was in flight: \(oldRest.count) part(s) of \(s.old), \(newRest.count) of \(s.new)")
-                return report
-            }
-            if rows.allSatisfy(\.matches) && again != oldRest { clock.sleep(0.2) } else if !rows.allSatisfy(\.matches) { clock.sleep(0.3) }
+        func rest(_ db: String?, _ table: String, without: Set<String>) throws -> String {
+            s.sliceFilter(strategy: .fence, cutoff: nil, parts: try activeParts(db ?? database, table).map(\.name).filter { !without.contains($0) }, slice: nil)
         }
-        report.notes.append("rows written through the bridge not compared: inserts were in flight at each of 3 tries")
+        let backfilled = report.rows
+        for attempt in 0..<3 {
+            let oldRest = try rest(m.from.database, s.oldName, without: fencedSet)
+            try waitForInsertsInFlight(into: s, reason: "before reading the rows written through the bridge")
+            let newRest = try rest(m.to.database, s.newName, without: movedSet)
+            var rows = try compareConcurrently(
+                s.verifyQuery(s.old, image: true, filter: oldRest),
+                s.verifyQuery(s.new, image: false, filter: newRest + " AND " + s.hash(among: true, oldRowsWhere: oldRest)))
+            let oldLater = try rest(m.from.database, s.oldName, without: fencedSet)
+            let foreign = try run(s.verifyQuery(s.new, image: false, filter: newRest + " AND " + s.hash(among: false, oldRowsWhere: oldLater))).rows
+            for row in foreign where row.count >= 3 {
+                rows.append(.init(partition: row[0] ?? "", oldRows: 0, newRows: Int(row[1] ?? "") ?? 0, oldChecksum: "0", newChecksum: row[2] ?? "0"))
+            }
+            // A row a later insert wrote twice (the same values) can make the
+            // first read look off; read again before calling it a mismatch.
+            guard rows.allSatisfy(\.matches) || attempt == 2 else {
+                clock.sleep(0.3)
+                continue
+            }
+            // Counts and checksums add up: the reads make whole partitions.
+            var byPartition = Dictionary(uniqueKeysWithValues: backfilled.map { ($0.partition, $0) })
+            for r in rows {
+                var t = byPartition[r.partition] ?? .init(partition: r.partition, oldRows: 0, newRows: 0, oldChecksum: "0", newChecksum: "0")
+                func add(_ a: String, _ b: String) -> String { String((UInt64(a) ?? 0) &+ (UInt64(b) ?? 0)) }
+                t.oldRows += r.oldRows
+                t.newRows += r.newRows
+                t.oldChecksum = add(t.oldChecksum, r.oldChecksum)
+                t.newChecksum = add(t.newChecksum, r.newChecksum)
+                byPartition[r.partition] = t
+            }
+            report.rows = byPartition.values.sorted { $0.partition < $1.partition }
+            report.notes.append("the other parts compared too: each row written through the bridge found once in \(s.new) after the inserts that wrote it had ended, and no row of \(s.new) that \(s.old) lacks")
+            return report
+        }
         return report
     }
 
-    func compare(_ oldSQL: String, _ newSQL: String, suffix: String = "") throws -> [VerificationReport.Row] {
-        func read(_ sql: String) throws -> [String: (Int, String)] {
+    /// Per-partition rows (partition, count, checksum) of both sides, side by side.
+    func compare(_ old: QueryResult, _ new: QueryResult) -> [VerificationReport.Row] {
+        func read(_ r: QueryResult) -> [String: (Int, String)] {
             var out: [String: (Int, String)] = [:]
-            for row in try run(sql).rows where row.count >= 3 {
-                out[(row[0] ?? "") + suffix] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0")
+            for row in r.rows where row.count >= 3 {
+                out[row[0] ?? ""] = (Int(row[1] ?? "") ?? 0, row[2] ?? "0")
             }
             return out
         }
-        let a = try read(oldSQL), b = try read(newSQL)
+        let a = read(old), b = read(new)
         return Set(a.keys).union(b.keys).sorted().map { k in
             let x = a[k] ?? (0, "0"), y = b[k] ?? (0, "0")
             return .init(partition: k, oldRows: x.0, newRows: y.0, oldChecksum: x.1, newChecksum: y.1)
@@ -148,18 +158,21 @@ extension MigrationRunner {
         case .fence:
             if let fenced = try compareFencedParts(m, s, state) { return fenced }
             // Old and new as wholes; writers keep adding, so compare only when two
-            // reads of the old side agree, and call it a mismatch only if it persists.
+            // reads of the old side agree, the new side read between them once
+            // the inserts in flight at the first have ended (their rows have
+            // then passed the bridge), and call it a mismatch only if it persists.
             var mismatchSeen = 0
             var quiet: [VerificationReport.Row]?
             var tries = 0
             let began = clock.now()
+            let oldQ = s.verifyQuery(s.old, image: true, filter: nil)
             for attempt in 0..<8 {
                 tries += 1
-                let oldQ = s.verifyQuery(s.old, image: true, filter: nil)
-                let first = try run(oldQ).rows
-                let rows = try compare(oldQ, s.verifyQuery(s.new, image: false, filter: nil))
+                let first = try run(oldQ)
+                try waitForInsertsInFlight(into: s, reason: "before reading \(s.new)")
+                let rows = compare(first, try run(s.verifyQuery(s.new, image: false, filter: nil)))
                 let second = try run(oldQ).rows
-                if first != second {
+                if first.rows != second {
                     clock.sleep(0.2 * Double(attempt + 1))
                     continue
                 }

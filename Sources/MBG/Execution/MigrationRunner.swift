@@ -147,21 +147,19 @@ package final class MigrationRunner: @unchecked Sendable {
     /// cluster-wide). The section lasts milliseconds; a mutex older than
     /// `mutexAbandonedSeconds` belongs to a run killed inside it.
     func withLockMutex<T>(_ m: MigrationDef, _ body: () throws -> T) throws -> T {
-        let bare = "_mbg_mutex_" + m.name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        let bare = StateTableSQL.mutexName(m.name)
         let name = qualified(database, bare)
         let state = store.transport
         let deadline = clock.now() + Double(mutexAbandonedSeconds * 2)
         while true {
             do {
-                try state.run("CREATE TABLE \(name) (owner String) ENGINE = Memory")
+                try state.run(StateTableSQL.createMutex(name))
                 break
             } catch let TransportError.server(code, _, _, _) where code == 57 {  // TABLE_ALREADY_EXISTS
-                let age = Int(try state.run(
-                    "SELECT toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(database)) AND name = \(quoteString(bare))"
-                ).scalar ?? "") ?? 0
+                let age = Int(try state.run(CatalogQueries.secondsSinceModified(database, bare)).scalar ?? "") ?? 0
                 if age > mutexAbandonedSeconds {
                     reporter.warning("removing the lock mutex of \(m.name) left \(age) s ago by a killed run")
-                    _ = try? state.run("DROP TABLE IF EXISTS \(name)")
+                    _ = try? state.run(StateTableSQL.dropMutex(name))
                 } else if clock.now() > deadline {
                     throw MigrationError.locked(migration: m.name, owner: "?", since: "?", heartbeatAgeSeconds: 0, stale: false)
                 } else {
@@ -169,7 +167,7 @@ package final class MigrationRunner: @unchecked Sendable {
                 }
             }
         }
-        defer { _ = try? state.run("DROP TABLE IF EXISTS \(name)") }
+        defer { _ = try? state.run(StateTableSQL.dropMutex(name)) }
         return try body()
     }
 
@@ -241,20 +239,3 @@ final class OnceFlag: @unchecked Sendable {
     func take() -> Bool { lock.withLock { defer { value = false }; return value } }
 }
 
-/// One statement on its own thread, for reads that can overlap other work.
-final class Concurrent: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var outcome: Result<QueryResult, any Error> = .failure(CancellationError())
-
-    init(_ transport: any Transport, _ sql: String) {
-        Thread.detachNewThread { [self] in
-            outcome = Result { try transport.execute(Query(sql)) }
-            done.signal()
-        }
-    }
-
-    func wait() -> Result<QueryResult, any Error> {
-        done.wait()
-        return outcome
-    }
-}

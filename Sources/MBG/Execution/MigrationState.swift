@@ -27,6 +27,9 @@ package struct SliceRecord: Sendable, Codable, Equatable {
     /// The new table's parts the move made; nil when they could not be told
     /// apart (verification then compares whole tables).
     package var parts: [String]? = nil
+    /// The stage table (its number) the slice went through when it shared one
+    /// with other whole partitions; nil when the stage was the slice's own.
+    package var stage: Int? = nil
 }
 
 /// A slice of the backfill: one partition of the old table, or one hash bucket of it.

@@ -51,12 +51,6 @@ public struct PartitionInfo: Sendable, Hashable, Codable {
     public var rows: Int
     public var parts: Int
     public var maxBlockNumber: Int
-    public init(partitionID: String, rows: Int, parts: Int, maxBlockNumber: Int) {
-        self.partitionID = partitionID
-        self.rows = rows
-        self.parts = parts
-        self.maxBlockNumber = maxBlockNumber
-    }
 }
 
 /// A table or view as it exists on the server.

@@ -10,14 +10,6 @@ public struct ClusterHost: Sendable, Hashable, Codable {
     public var shard: Int
     public var replica: Int
 
-    public init(hostName: String, hostAddress: String, port: Int, shard: Int, replica: Int) {
-        self.hostName = hostName
-        self.hostAddress = hostAddress
-        self.port = port
-        self.shard = shard
-        self.replica = replica
-    }
-
     /// `host:port`, what `remote()` takes.
     public var endpoint: String { "\(hostName):\(port)" }
     /// How errors name a host: `127.0.0.1:19132 (shard 1, replica 2)`.

@@ -76,13 +76,6 @@ public struct IndexDef: Sendable, Hashable, Codable {
     public var type: String
     /// nil: the server's default (1).
     public var granularity: Int?
-
-    public init(name: String, expression: String, type: String, granularity: Int? = nil) {
-        self.name = name
-        self.expression = expression
-        self.type = type
-        self.granularity = granularity
-    }
 }
 
 /// A projection: `PROJECTION name (SELECT …)`.
@@ -90,11 +83,6 @@ public struct ProjectionDef: Sendable, Hashable, Codable {
     public var name: String
     /// The SELECT inside the parentheses.
     public var query: String
-
-    public init(name: String, query: String) {
-        self.name = name
-        self.query = query
-    }
 }
 
 /// A setting in a table's SETTINGS clause; the value is SQL text (`8192`, `'x'`).
@@ -238,7 +226,7 @@ public struct MigrationDef: Sendable, Hashable, Codable {
     public var bridge: String
     public var cutoffColumn: String?
     /// Lateness margin, seconds.
-    public var lateness: Int
+    public var lateness: Int = 0
     public var batch: Int?
     public var throttle: Int?
     /// Backfill slices copied at once; nil uses the runner's default.
@@ -247,25 +235,7 @@ public struct MigrationDef: Sendable, Hashable, Codable {
     public var transform: String?
     /// Forced strategy; nil chooses automatically.
     public var strategy: BackfillStrategy?
-    public var cutover: CutoverMode
-
-    public init(
-        name: String, from: TableDef, to: TableDef, bridge: String, cutoffColumn: String? = nil,
-        lateness: Int = 0, batch: Int? = nil, throttle: Int? = nil, transform: String? = nil,
-        strategy: BackfillStrategy? = nil, cutover: CutoverMode = .versioned
-    ) {
-        self.name = name
-        self.from = from
-        self.to = to
-        self.bridge = bridge
-        self.cutoffColumn = cutoffColumn
-        self.lateness = lateness
-        self.batch = batch
-        self.throttle = throttle
-        self.transform = transform
-        self.strategy = strategy
-        self.cutover = cutover
-    }
+    public var cutover: CutoverMode = .versioned
 }
 
 extension TableDef {

@@ -61,6 +61,11 @@ enum CatalogQueries {
     /// The server's default thread count (`auto(2)` on current servers, `2` on 18.x).
     static let maxThreads = "SELECT value FROM system.settings WHERE name = 'max_threads'"
 
+    /// Active parts of `table` written in the last `seconds` (inserts; merges too where they run).
+    static func partsWritten(_ db: String, _ table: String, withinSeconds seconds: Int) -> String {
+        "SELECT count() FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active AND modification_time >= now() - \(seconds)"
+    }
+
     static func maxBlock(_ db: String, _ table: String) -> String {
         "SELECT max(max_block_number) FROM system.parts WHERE database = \(quoteString(db)) AND table = \(quoteString(table)) AND active"
     }
@@ -73,6 +78,25 @@ enum CatalogQueries {
     /// Inserts naming `table` that have run for at least `seconds`: those that
     /// began before a moment `seconds` ago (the bridge's creation) and are still going.
     static func insertsRunning(into table: String, forAtLeast seconds: Int) -> String {
-        "SELECT count() FROM system.processes WHERE positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0 AND elapsed >= \(max(0, seconds))"
+        "SELECT count() FROM system.processes WHERE \(insertInto(table)) AND elapsed >= \(max(0, seconds))"
+    }
+
+    /// The query ids of the inserts naming `table` that are running now.
+    static func insertsInFlight(into table: String) -> String {
+        "SELECT query_id FROM system.processes WHERE \(insertInto(table))"
+    }
+
+    /// How many of the queries `ids` are still running.
+    static func stillRunning(_ ids: [String]) -> String {
+        "SELECT count() FROM system.processes WHERE query_id IN (\(ids.map(quoteString).joined(separator: ", ")))"
+    }
+
+    private static func insertInto(_ table: String) -> String {
+        "positionCaseInsensitive(query, 'INSERT') > 0 AND position(query, \(quoteString(table))) > 0 AND position(query, 'system.processes') = 0"
+    }
+
+    /// Seconds since `db`.`name` was created or last altered (its metadata file's time).
+    static func secondsSinceModified(_ db: String, _ name: String) -> String {
+        "SELECT toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
     }
 }

@@ -208,8 +208,24 @@ package struct Planner: Sendable {
         let before = [s.stopMerges(s.new)]
         // Restarted once verification has read both sides (`apply` does both).
         let after = (strategy == .fence ? [s.startMerges(s.old)] : []) + [s.startMerges(s.new)]
-        let backfillSQL = before + shown.enumerated().flatMap { sliceSQL($0.offset, $0.element) } + after
-        var bfNotes = ["each slice goes through its own stage table and is moved in whole: a retried slice is never counted twice; slices run \(m.throttle != nil ? 1 : (m.parallel ?? defaultBackfillParallel)) at a time"]
+        let workers = m.throttle != nil ? 1 : (m.parallel ?? defaultBackfillParallel)
+        let grouped = BackfillGroups.apply(to: m, clustered: s.cluster != nil)
+        // Whole partitions: one stage per group, one INSERT fills it, each partition moves in whole.
+        func groupSQL(_ g: Int, _ ps: [String], fill: String? = nil) -> [String] {
+            let parts: [String]? = strategy == .fence ? ["<parts of these partitions inside the fence>"] : nil
+            let filter = (fill ?? s.partitionsFilter(ps)) + " AND " + s.sliceFilter(strategy: strategy, cutoff: t, parts: parts, slice: nil)
+            return [s.drop(s.stage(g)), s.createStage(g), s.fillStage(g, filter: filter)]
+                + ps.map { s.moveStage(g, partition: $0)[0] } + [s.drop(s.stage(g))]
+        }
+        let groups = BackfillGroups.deal(partitions.isEmpty ? [0] : (inputs.catalog.table(s.oldName, database: m.from.database ?? database)?.partitions.map(\.rows) ?? []), workers: workers)
+        let backfillSQL = before
+            + (grouped
+                ? groups.flatMap { g in groupSQL(g[0], g.map { shown[$0] }) }
+                : shown.enumerated().flatMap { sliceSQL($0.offset, $0.element) })
+            + after
+        var bfNotes = [grouped
+            ? "whole partitions in \(groups.count) group(s), \(min(workers, groups.count)) at a time: one INSERT fills a group's stage table, then each partition moves in whole; the group is recorded as staged before the first move, so a retried partition is never counted twice"
+            : "each slice goes through its own stage table and is moved in whole: a retried slice is never counted twice; slices run \(workers) at a time"]
         if let slices = state.slices {
             let done = slices.filter { state.slice($0.id)?.state == .done }.count
             bfNotes.append("\(done) of \(slices.count) slice(s) done")
@@ -221,7 +237,8 @@ package struct Planner: Sendable {
         if shown.count > 1 {
             // One slice's statements stand for all: a table of 120 partitions is not 900 lines of plan.
             let stage = s.stageName(0)
-            let template = sliceSQL(0, "<partition>").map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
+            let one = grouped ? groupSQL(0, ["<partition>"], fill: "_partition_id IN (<partitions of group n>)") : sliceSQL(0, "<partition>")
+            let template = one.map { $0.replacingOccurrences(of: stage, with: String(stage.dropLast()) + "<n>") }
             backfill.repeated = PlanStep.Repetition(sql: before + template + after, partitions: shown)
         }
         if s.cluster != nil {

@@ -21,7 +21,7 @@ package struct MigrationSQL: Sendable {
     /// ones the old table also has (the rest take their defaults).
     package let copiedColumns: [ColumnDef]
     let columnList: String
-    /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order.
+    /// `cityHash64(c1, c2, …)` over the copied columns, in the new table's order (see `hashArgument`).
     package let rowHash: String
     /// The SELECT list turning old rows into new ones (with CASTs where types differ).
     private let imageColumns: String
@@ -56,8 +56,8 @@ package struct MigrationSQL: Sendable {
             copiedColumns = insertable.filter { stored.contains($0.name) }
         }
         columnList = copiedColumns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        rowHash = "cityHash64(\(columnList))"
         let oldTypes = Dictionary(oldColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        rowHash = "cityHash64(\(copiedColumns.map { Self.hashArgument($0.name, types: [$0.type, oldTypes[$0.name] ?? ""]) }.joined(separator: ", ")))"
         imageColumns = copiedColumns.map { c -> String in
             let q = quoteIdentifier(c.name)
             if let t = oldTypes[c.name], t != c.type { return "CAST(\(q) AS \(c.type)) AS \(q)" }
@@ -71,6 +71,15 @@ package struct MigrationSQL: Sendable {
         let newStored = Set(m.to.columns.filter(\.isStored).map(\.name))
         reverseColumnList = oldColumns.filter { $0.isCopied && newStored.contains($0.name) }
             .map { quoteIdentifier($0.name) }.joined(separator: ", ")
+    }
+
+    /// A column as `cityHash64` takes it: the text of a one-element tuple when
+    /// its type (old or new) holds a Nullable, whose NULL would make the row's
+    /// hash NULL (sums skip the row, hash buckets lose it), or a Decimal, which
+    /// 18.16 cannot hash; `(NULL)` and `('NULL')` stay apart.
+    private static func hashArgument(_ name: String, types: [String]) -> String {
+        let q = quoteIdentifier(name)
+        return types.contains { $0.contains("Nullable") || $0.contains("Decimal") } ? "toString(tuple(\(q)))" : q
     }
 
     var stagePrefix: String { "_mbg_stage_\(newName)_" }
@@ -197,6 +206,11 @@ package struct MigrationSQL: Sendable {
         return f.joined(separator: " AND ")
     }
 
+    /// Rows of the partitions `ids` (a group of whole-partition slices).
+    package func partitionsFilter(_ ids: [String]) -> String {
+        "_partition_id IN (\(ids.map(quoteString).joined(separator: ", ")))"
+    }
+
     package func createStage(_ index: Int) -> String {
         guard migration.to.isReplicated else { return "CREATE TABLE \(stage(index)) AS \(new)" }
         return localCopyOfNew(named: stageName(index))
@@ -249,6 +263,12 @@ package struct MigrationSQL: Sendable {
     package func reachedCount(part: String, source: String?, target: String) -> String {
         let image = self.image(filter: "_part = \(quoteString(part))", source: source)
         return "SELECT count() FROM \(target) WHERE \(rowHash) IN (SELECT \(rowHash) FROM (\(image)))"
+    }
+
+    /// Rows whose hash is (or with `among: false`, is not) that of a row of
+    /// the old table's image where `filter` holds.
+    package func hash(among: Bool, oldRowsWhere filter: String) -> String {
+        "\(rowHash) \(among ? "IN" : "NOT IN") (SELECT \(rowHash) FROM (\(image(filter: filter))))"
     }
 
     package func stagePartitionCount(_ index: Int, partition: String) -> String {

@@ -170,6 +170,15 @@ public protocol ProgressReporter: AnyObject, Sendable {
     func warning(_ line: String)
     /// Backfill progress: rows copied so far of an estimated total, and rows/s.
     func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double)
+    /// The same, with the partition of the slice just copied (where the backfill is).
+    func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double, partition: String?)
+}
+
+extension ProgressReporter {
+    /// A reporter that does not show partitions reports without it.
+    public func progress(_ label: String, done: Int, total: Int, rowsPerSecond: Double, partition: String?) {
+        progress(label, done: done, total: total, rowsPerSecond: rowsPerSecond)
+    }
 }
 
 /// Collects reports in memory (tests, embedding).

@@ -50,4 +50,16 @@ enum StateTableSQL {
         }
         return "INSERT INTO \(table) (migration, key, value, owner, seq) VALUES " + values.joined(separator: ", ")
     }
+
+    // MARK: - The lock mutex (see `MigrationRunner.withLockMutex`)
+
+    /// `_mbg_mutex_<migration>`: letters and digits of the name kept, the rest `_`.
+    static func mutexName(_ migration: String) -> String {
+        "_mbg_mutex_" + migration.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    }
+
+    /// Without `IF NOT EXISTS`: succeeds for one caller only, the mutex's holder.
+    static func createMutex(_ table: String) -> String { "CREATE TABLE \(table) (owner String) ENGINE = Memory" }
+
+    static func dropMutex(_ table: String) -> String { "DROP TABLE IF EXISTS \(table)" }
 }

@@ -653,82 +653,77 @@ package struct Parser {
 
     /// or -> and ('or' and)*
     mutating func orExpr() throws -> Expr {
-        var left = try andExpr()
-        while checkWord("or") {
-            advance()
-            let right = try andExpr()
-            left = Expr(.binary(op: .or, left, right), left.range.to(right.range))
-        }
-        return left
+        try infix(Self.orOperators, { try $0.andExpr() })
     }
 
     /// and -> not ('and' not)*
     mutating func andExpr() throws -> Expr {
-        var left = try notExpr()
-        while checkWord("and") {
-            advance()
-            let right = try notExpr()
-            left = Expr(.binary(op: .and, left, right), left.range.to(right.range))
-        }
-        return left
+        try infix(Self.andOperators, { try $0.notExpr() })
     }
 
     /// not -> 'not' not | comparison
     mutating func notExpr() throws -> Expr {
-        if checkWord("not") {
-            let t = advance()
-            try descend("expression")
-            defer { depth -= 1 }
-            let operand = try notExpr()
-            return Expr(.unary(op: .not, operand), t.range.to(operand.range))
-        }
-        return try comparison()
+        try prefix(.not, checkWord("not"), { try $0.notExpr() }, otherwise: { try $0.comparison() })
     }
 
     /// comparison -> additive (('=='|'!='|'<'|'<='|'>'|'>=') additive)?
     mutating func comparison() throws -> Expr {
-        let left = try additive()
-        let comparisons: [BinaryOperator] = [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual]
-        for op in comparisons where check(op.rawValue) {
-            advance()
-            let right = try additive()
-            return Expr(.binary(op: op, left, right), left.range.to(right.range))
-        }
-        return left
+        try infix(Self.comparisonOperators, { try $0.additive() }, once: true)
     }
 
-    /// additive -> multiplicative (('+'|'-') multiplicative)*
+    /// additive -> multiplicative (('+'|'-') multiplicative)*; not across a line
+    /// break, where `-x` starts the next statement.
     mutating func additive() throws -> Expr {
-        var left = try multiplicative()
-        while (check("+") || check("-")) && !current.newlineBefore {
-            guard case .punct(let text) = advance().kind, let op = BinaryOperator(rawValue: text) else { break }
-            let right = try multiplicative()
-            left = Expr(.binary(op: op, left, right), left.range.to(right.range))
-        }
-        return left
+        try infix(Self.additiveOperators, { try $0.multiplicative() }, sameLine: true)
     }
 
     /// multiplicative -> unary (('*'|'/'|'%') unary)*
     mutating func multiplicative() throws -> Expr {
-        var left = try unary()
-        while check("*") || check("/") || check("%") {
-            guard case .punct(let text) = advance().kind, let op = BinaryOperator(rawValue: text) else { break }
-            let right = try unary()
-            left = Expr(.binary(op: op, left, right), left.range.to(right.range))
-        }
-        return left
+        try infix(Self.multiplicativeOperators, { try $0.unary() })
     }
 
     /// unary -> '-' unary | postfix
     mutating func unary() throws -> Expr {
-        if check("-") {
-            let t = advance()
-            try descend("expression")
-            defer { depth -= 1 }
-            let operand = try unary()
-            return Expr(.unary(op: .negate, operand), t.range.to(operand.range))
+        try prefix(.negate, check("-"), { try $0.unary() }, otherwise: { try $0.postfix() })
+    }
+
+    static let orOperators: [BinaryOperator] = [.or]
+    static let andOperators: [BinaryOperator] = [.and]
+    static let comparisonOperators: [BinaryOperator] = [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual]
+    static let additiveOperators: [BinaryOperator] = [.add, .subtract]
+    static let multiplicativeOperators: [BinaryOperator] = [.multiply, .divide, .remainder]
+
+    /// One level of binary operators: `operand (op operand)*`, left-associative;
+    /// `once`: at most one operator (comparisons do not chain); `sameLine`: the
+    /// operator must not start a new line. Word operators (`or`, `and`) are
+    /// written as their raw value.
+    mutating func infix(
+        _ operators: [BinaryOperator], _ operand: (inout Parser) throws -> Expr, once: Bool = false,
+        sameLine: Bool = false
+    ) throws -> Expr {
+        var left = try operand(&self)
+        while !(sameLine && current.newlineBefore),
+            let op = operators.first(where: { current.isPunct($0.rawValue) || current.word == $0.rawValue })
+        {
+            advance()
+            let right = try operand(&self)
+            left = Expr(.binary(op: op, left, right), left.range.to(right.range))
+            if once { break }
         }
-        return try postfix()
+        return left
+    }
+
+    /// `op operand` when `present` (the current token is the operator), else `otherwise`.
+    mutating func prefix(
+        _ op: UnaryOperator, _ present: Bool, _ operand: (inout Parser) throws -> Expr,
+        otherwise: (inout Parser) throws -> Expr
+    ) throws -> Expr {
+        guard present else { return try otherwise(&self) }
+        let t = advance()
+        try descend("expression")
+        defer { depth -= 1 }
+        let x = try operand(&self)
+        return Expr(.unary(op: op, x), t.range.to(x.range))
     }
 
     /// postfix -> primary ('(' args ')' | '.' name | '[' expression ']')*

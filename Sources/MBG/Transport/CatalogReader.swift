@@ -27,37 +27,38 @@ package struct CatalogReader: Sendable {
 
     package func read() throws -> Catalog {
         let db = quoteString(database)
-        let version = try transport.run("SELECT version()").scalar ?? ""
-        let engineRows = try transport.run("SELECT engine FROM system.databases WHERE name = \(db)")
-        guard let databaseEngine = engineRows.rows.first?.first ?? nil else {
-            throw CatalogReadError.missingDatabase(database)
-        }
-        let capabilities = Capabilities.detect(version: version, databaseEngine: databaseEngine)
-
-        // Which optional columns this server's system tables have.
-        let available = try transport.run(
-            "SELECT table, name FROM system.columns WHERE database = 'system' "
-                + "AND table IN ('columns', 'tables')")
-        let has = Set(available.rows.map { "\($0[0] ?? "").\($0[1] ?? "")" })
-
-        let tables = try transport.run(
+        // Independent reads go out at once: a plan against a server waits for
+        // two round trips, not seven.
+        let first = [
+            "SELECT version()",
+            "SELECT engine FROM system.databases WHERE name = \(db)",
+            "SELECT table, name FROM system.columns WHERE database = 'system' AND table IN ('columns', 'tables')",
             """
             SELECT name, engine, engine_full, create_table_query, sorting_key, partition_key, \
             primary_key, dependencies_database, dependencies_table
             FROM system.tables WHERE database = \(db) AND NOT is_temporary ORDER BY name
-            """)
+            """,
+            """
+            SELECT table, partition_id, sum(rows), count(), max(max_block_number)
+            FROM system.parts WHERE database = \(db) AND active
+            GROUP BY table, partition_id ORDER BY table, partition_id
+            """,
+        ].map { Concurrent(transport, $0) }
+        let answers = try first.map { try $0.wait().get() }
+        let version = answers[0].scalar ?? ""
+        guard let databaseEngine = answers[1].rows.first?.first ?? nil else {
+            throw CatalogReadError.missingDatabase(database)
+        }
+        let capabilities = Capabilities.detect(version: version, databaseEngine: databaseEngine)
+        // Which optional columns this server's system tables have.
+        let has = Set(answers[2].rows.map { "\($0[0] ?? "").\($0[1] ?? "")" })
+        let tables = answers[3], parts = answers[4]
         let codec = has.contains("columns.compression_codec") ? "compression_codec" : "''"
         let order = has.contains("columns.position") ? " ORDER BY table, position" : ""
         let columns = try transport.run(
             """
             SELECT table, name, type, default_kind, default_expression, \(codec), is_in_primary_key, comment
             FROM system.columns WHERE database = \(db)\(order)
-            """)
-        let parts = try transport.run(
-            """
-            SELECT table, partition_id, sum(rows), count(), max(max_block_number)
-            FROM system.parts WHERE database = \(db) AND active
-            GROUP BY table, partition_id ORDER BY table, partition_id
             """)
 
         var columnsByTable: [String: [ColumnDef]] = [:]
@@ -145,7 +146,14 @@ func liveTableDef(
     let clauses = EngineClauses(engineFull)
     let split = splitPhysicalName(name)
     let isMergeTree = engine.contains("MergeTree")
-    let orderBy = isMergeTree ? splitTopLevelCommas(sortingKey) : nil
+    var orderBy = isMergeTree ? splitTopLevelCommas(sortingKey) : nil
+    // VersionedCollapsingMergeTree appends its version column to the sorting
+    // key itself: the key as written is the one in engine_full.
+    if let sorting = orderBy, let written = clauses.orderBy.map({ splitTopLevelCommas(normalizedSQL($0)) }),
+        written.count < sorting.count, sorting.prefix(written.count).map(normalizedSQL) == written
+    {
+        orderBy = Array(sorting.prefix(written.count))
+    }
     var primary: [String]? = primaryKey.isEmpty ? nil : splitTopLevelCommas(primaryKey)
     if let p = primary, let o = orderBy, p.map(normalizedSQL) == o.map(normalizedSQL) {
         primary = nil

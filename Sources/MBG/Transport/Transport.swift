@@ -178,3 +178,21 @@ package func redactedURL(_ url: URL) -> String {
     parts.query = nil
     return parts.string ?? "<url>"
 }
+
+/// One statement on its own thread, for reads that can overlap other work.
+package final class Concurrent: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<QueryResult, any Error> = .failure(CancellationError())
+
+    package init(_ transport: any Transport, _ sql: String) {
+        Thread.detachNewThread { [self] in
+            outcome = Result { try transport.execute(Query(sql)) }
+            done.signal()
+        }
+    }
+
+    package func wait() -> Result<QueryResult, any Error> {
+        done.wait()
+        return outcome
+    }
+}
