@@ -140,7 +140,7 @@ extension MigrationRunner {
 
     static let bridgeRestartKey = "bridge_restart"
 
-    /// Drops the bridge everywhere, empties the new table everywhere (it holds
+    /// Drops the bridge everywhere, empties the new table on every shard (it holds
     /// only what the bridge forwarded), and makes the bridge again with a new
     /// T (`start`): rows written meanwhile are before the new T, so the
     /// backfill takes them. Recorded first, so a killed run's successor
@@ -151,7 +151,13 @@ extension MigrationRunner {
     func restartBridge(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState) throws {
         try store.write(m.name, [(Self.bridgeRestartKey, "1")])
         try run(s.dropEverywhere(s.bridge, isView: true))
-        try run(s.truncateEverywhere(s.new))
+        if let nodes = cluster {
+            // Not ON CLUSTER: two replicas of a shard truncating a Replicated table at once each
+            // wait, holding the table, for the other's drop to reach them (seen on 18.16: hung for
+            // 20 min, and the node's DDL queue with it). One replica per shard; replication does the rest.
+            let hosts = m.to.isReplicated ? nodes.info.shards.map { nodes.info.hosts(shard: $0)[0] } : nodes.info.hosts
+            for host in hosts { try nodes.transport(host).run(s.truncate(s.new)) }
+        }
         try store.write(m.name, [("cutoff", ""), (Self.bridgeRestartKey, ""), ("phase", MigrationPhase.declared.rawValue)])
         state = try store.load(m.name)
         try start(m, s, &state)

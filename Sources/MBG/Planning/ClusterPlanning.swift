@@ -12,8 +12,9 @@ extension MigrationSQL {
     static let fenceOnClusterRefusal =
         "the fence strategy is refused on a cluster: it stops merges and reads part lists, which differ per replica of a Replicated table; declare a cutoff column (cutoff created_at lateness 5s)"
 
-    /// Empties `table` on every node of the migration's cluster (a Replicated table on every replica).
-    package func truncateEverywhere(_ table: String) -> String { "TRUNCATE TABLE \(table)\(onCluster(cluster))" }
+    /// Empties `table` on the node it is sent to; on a Replicated table the
+    /// other replicas of that shard follow by replication.
+    package func truncate(_ table: String) -> String { "TRUNCATE TABLE \(table)" }
 
     /// Makes a replica apply everything its replication queue holds.
     package func syncReplica(_ table: String) -> String { "SYSTEM SYNC REPLICA \(table)" }
