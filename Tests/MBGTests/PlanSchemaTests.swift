@@ -197,4 +197,21 @@ final class PlanSchemaTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(found.count, 8)
         XCTAssertEqual(found, Set(documented.compactMap { if case .string(let s) = $0 { s } else { nil } }))
     }
+
+    /// The issue-12 script against a dumped 18.16 cluster catalog: the plan
+    /// names the cluster and its hosts, and has one backfill and verification
+    /// step per shard (targets `…@shardN`) and a replica-agreement step per shard.
+    func testClusterPlanShowsHostsAndPerShardSteps() throws {
+        let (status, steps) = try plan(
+            "Tests/Scripts/cluster/issue-plan-18.mbg", ["--catalog", "Tests/Scripts/cluster/catalog-18.json"])
+        XCTAssertEqual(status, 2)
+        let create = try XCTUnwrap(steps.first { $0.action == "create_table" && $0.target == "events_0_1_local" })
+        XCTAssertTrue(create.notes.contains(
+            "cluster mbg_cluster: 2 shard(s) x 2 replica(s): 127.0.0.1:19131 (shard 1, replica 1), 127.0.0.1:19132 (shard 1, replica 2), 127.0.0.1:19133 (shard 2, replica 1), 127.0.0.1:19134 (shard 2, replica 2)"),
+            "\(create.notes)")
+        XCTAssertTrue(create.sql.allSatisfy { $0.contains(" ON CLUSTER mbg_cluster") }, "\(create.sql)")
+        XCTAssertEqual(steps.filter { $0.action == "backfill" }.map(\.target), ["events_0_1_local@shard1", "events_0_1_local@shard2"])
+        XCTAssertEqual(steps.filter { $0.action == "verify" }.map(\.target), ["events@shard1", "events@shard2", "events@shard1", "events@shard2"])
+        XCTAssertEqual(steps.filter { $0.action == "verify" && $0.sql.first == "SYSTEM SYNC REPLICA ct.events_0_1_local" }.count, 2, "replica agreement per shard")
+    }
 }

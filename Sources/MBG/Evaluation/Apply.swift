@@ -24,7 +24,8 @@ extension Interpreter {
         }
         // Plain tables first (a migration creates its own target), then migrations, then views.
         for step in plan.steps where step.migration == nil && step.kind == .createTable && step.status == .pending {
-            try wrap(location) { for sql in step.sql { try transport.run(sql) } }
+            // An ON CLUSTER DDL that times out names the hosts that did not finish it.
+            try wrap(location) { for sql in step.sql { try ClusterDDLTransport(transport).run(sql) } }
             if !recording { output.info("created table \(step.target)") }
         }
         if recording {
@@ -66,7 +67,11 @@ extension Interpreter {
             var declared = m.to
             // A version whose columns come from the server declares none of its own.
             if declared.columns.isEmpty { declared.columns = live.definition.columns }
-            for d in catalogTableDiff(declared: declared, live: live.definition) {
+            // Clustered: the data table (behind a Distributed one) with the Replicated arguments mbg wrote.
+            let diffs = declared.cluster != nil || declared.distributedBy != nil
+                ? Planner(PlanningInputs(catalog: catalog, database: catalog.database, now: 0)).clusteredDrift(declared, live)
+                : catalogTableDiff(declared: declared, live: live.definition)
+            for d in diffs {
                 out.append("drift: \(name) differs from the declaration of \(m.to.name) \(m.to.version.map { "v\($0)" } ?? ""): \(d)")
             }
         }

@@ -43,7 +43,7 @@ extension Interpreter {
                 let nodes = try ClusterNodes(connected: transport, cluster: name)
                 let risky = tables.contains { $0.cluster == name && $0.distributedBy != nil && $0.isReplicated }
                 if risky {
-                    let off = try ClusterReader(transport: transport).shardsWithoutInternalReplication(nodes.info, database: database)
+                    let off = try ClusterReader(transport: ClusterDDLTransport(transport)).shardsWithoutInternalReplication(nodes.info, database: database)
                     if !off.isEmpty { throw ClusterError.internalReplicationOff(cluster: name, shards: off) }
                 }
             }
@@ -54,8 +54,9 @@ extension Interpreter {
 extension Interpreter {
     /// A clustered table that exists on the connected node as declared may
     /// still be missing on another node (dropped there, or a host added to the
-    /// cluster later): the plan sees one node, so every host is asked here.
-    /// One warning line per missing table and node, naming shard and replica.
+    /// cluster later), or be different there (altered on that node only): the
+    /// plan sees one node, so every host is asked here. One warning line per
+    /// table and node, naming shard and replica.
     func clusterNodeDrift(_ plan: Plan, _ location: SourceLocation) throws -> [String] {
         let existing = Set(plan.steps.filter { $0.migration == nil && $0.kind == .createTable && $0.status == .done }.map(\.target))
         let tables = session.tables.filter { existing.contains($0.physicalName) && $0.cluster != nil }
@@ -69,10 +70,26 @@ extension Interpreter {
                 for t in tables where t.cluster == name {
                     let db = t.database ?? database
                     let names = t.distributedBy == nil ? [t.physicalName] : [t.dataName, t.physicalName]
+                    var definitions: [ClusterHost: [String: String]] = [:]
                     for host in nodes.info.hosts {
-                        let found = Set(try nodes.transport(host).run(CatalogQueries.tables(db, names)).rows.compactMap { $0.first ?? nil })
-                        for n in names where !found.contains(n) {
-                            out.append("drift: \(n) is missing on \(nodes.describe(host)) of cluster \(name); it exists on the other nodes")
+                        var found: [String: String] = [:]
+                        for row in try nodes.transport(host).run(CatalogQueries.tableDefinitions(db, names)).rows where row.count >= 2 {
+                            if let n = row[0] { found[n] = row[1] ?? "" }
+                        }
+                        definitions[host] = found
+                    }
+                    // The connected node's tables are the ones the plan found as declared.
+                    let reference = definitions[nodes.connected] ?? [:]
+                    for host in nodes.info.hosts {
+                        let found = definitions[host] ?? [:]
+                        for n in names {
+                            guard let here = found[n] else {
+                                out.append("drift: \(n) is missing on \(nodes.describe(host)) of cluster \(name); it exists on the other nodes")
+                                continue
+                            }
+                            if let mine = reference[n], mine != here {
+                                out.append("drift: \(n) on \(nodes.describe(host)) of cluster \(name) differs from \(nodes.describe(nodes.connected)), the node mbg is connected to: \(firstDifference(here, mine))")
+                            }
                         }
                     }
                 }
@@ -80,4 +97,15 @@ extension Interpreter {
         }
         return out
     }
+}
+
+/// Where two CREATE statements part: `… ADD x UInt8 …` against `… )`, about 60 characters of each.
+func firstDifference(_ a: String, _ b: String) -> String {
+    let common = zip(a, b).prefix { $0 == $1 }.count
+    func around(_ s: String) -> String {
+        let start = s.index(s.startIndex, offsetBy: max(0, common - 20))
+        let tail = s[start...]
+        return (start > s.startIndex ? "…" : "") + String(tail.prefix(60)) + (tail.count > 60 ? "…" : "")
+    }
+    return "`\(around(a))` there, `\(around(b))` here"
 }

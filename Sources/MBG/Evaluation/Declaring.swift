@@ -256,6 +256,13 @@ func declareMigration(
                 throw DeclarationError("unknown cut-over mode '\(name)'", hint: "modes: versioned, swap", change: index)
             }
             m.cutover = c
+            // Refused before anything is created, not at `cutover` after a whole backfill.
+            if c == .swap, let cluster = to.cluster ?? from.cluster {
+                throw DeclarationError(
+                    "cutover swap is refused on cluster \(cluster): \(MigrationSQL.swapOnClusterReason)",
+                    hint: "remove `cutover swap`: versioned cut-over moves consumers to \(to.physicalName), and the bridge keeps \(from.physicalName) current until finish",
+                    change: index)
+            }
         case .name(let name): m.name = name
         }
     }

@@ -23,7 +23,7 @@ extension MigrationError: CategorizedError {
 extension ClusterError: CategorizedError {
     package var diagnosticKind: Diagnostic.Kind {
         switch self {
-        case .hostDown, .cannotReachNodes: .server
+        case .hostDown, .cannotReachNodes, .ddlTimeout: .server
         case .unknownCluster: .check
         // A setting of the server's, not the script: refused before anything changes.
         case .internalReplicationOff: .runtime

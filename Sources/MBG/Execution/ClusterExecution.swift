@@ -64,8 +64,23 @@ extension MigrationRunner {
     // MARK: - backfill per shard
 
     func clusterBackfill(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState, _ nodes: ClusterNodes) throws {
-        guard state.strategy == .cutoff, let t = state.cutoff else {
+        guard state.strategy == .cutoff, var t = state.cutoff else {
             throw MigrationError.unsupported(MigrationSQL.fenceOnClusterRefusal)
+        }
+        if state.slices == nil {
+            // A restart of the bridge that a killed run left half done is finished first.
+            let pending = state.values[Self.bridgeRestartKey] == "1"
+            let late = pending ? [] : try lateBridges(m, nodes, cutoff: t)
+            if pending || !late.isEmpty {
+                if !late.isEmpty {
+                    // A host that was down when the bridge was created (it ran the queued DDL when it came
+                    // back), or whose DDL queue was slow: inserts it took before its bridge passed none.
+                    reporter.warning("\(m.name): the bridge reached \(late.map(nodes.describe).joined(separator: ", ")) only at or after T = \(t): rows written there in between passed no bridge; nothing is backfilled yet, so the bridge starts over on every host with a new T and \(s.new) emptied")
+                }
+                try restartBridge(m, s, &state)
+                guard let again = state.cutoff else { throw MigrationError.inconsistent("no cutoff recorded after re-creating the bridge") }
+                t = again
+            }
         }
         try waitForLateness(cutoff: t, m)
         if state.slices == nil {
@@ -125,6 +140,41 @@ extension MigrationRunner {
         reporter.info("\(m.name): backfilled \(progress.value) rows in \(all.count) slice(s) on \(nodes.info.shards.count) shard(s)")
     }
 
+    static let bridgeRestartKey = "bridge_restart"
+
+    /// Drops the bridge everywhere, empties the new table on every shard (it holds
+    /// only what the bridge forwarded), and makes the bridge again with a new
+    /// T (`start`): rows written meanwhile are before the new T, so the
+    /// backfill takes them. Recorded first, so a killed run's successor
+    /// finishes the restart before it backfills anything (a new table
+    /// holding rows of the old bridge would otherwise get them twice). The
+    /// table itself stays: dropping and re-creating a Replicated table at the
+    /// same ZooKeeper path fails (code 253) if a drop left its replica path.
+    func restartBridge(_ m: MigrationDef, _ s: MigrationSQL, _ state: inout MigrationState) throws {
+        try store.write(m.name, [(Self.bridgeRestartKey, "1")])
+        try run(s.dropEverywhere(s.bridge, isView: true))
+        if let nodes = cluster {
+            // Not ON CLUSTER: two replicas of a shard truncating a Replicated table at once each
+            // wait, holding the table, for the other's drop to reach them (seen on 18.16: hung for
+            // 20 min, and the node's DDL queue with it). One replica per shard; replication does the rest.
+            let hosts = m.to.isReplicated ? nodes.info.shards.map { nodes.info.hosts(shard: $0)[0] } : nodes.info.hosts
+            for host in hosts { try nodes.transport(host).run(s.truncate(s.new)) }
+        }
+        try store.write(m.name, [("cutoff", ""), (Self.bridgeRestartKey, ""), ("phase", MigrationPhase.declared.rawValue)])
+        state = try store.load(m.name)
+        try start(m, s, &state)
+    }
+
+    /// Hosts whose bridge is missing or was created at or after T: rows with
+    /// `cutoff >= T` written there before it existed reached neither the bridge nor the backfill.
+    func lateBridges(_ m: MigrationDef, _ nodes: ClusterNodes, cutoff t: Int) throws -> [ClusterHost] {
+        let db = m.to.database ?? database
+        return try nodes.info.hosts.filter { host in
+            let at = try nodes.transport(host).run(CatalogQueries.createdAt(db, m.bridge)).scalar.flatMap { Int($0) }
+            return (at ?? Int.max) >= t
+        }
+    }
+
     // MARK: - verification per shard and replica agreement
 
     func clusterVerify(_ m: MigrationDef, _ s: MigrationSQL, _ state: MigrationState, _ nodes: ClusterNodes) throws -> VerificationReport {
@@ -167,6 +217,26 @@ extension MigrationRunner {
         }
         report.notes.append("replicas of every shard agree on rows before T")
         return report
+    }
+
+    /// `status` of a clustered migration: read on the coordinator (the same
+    /// answer through every node), with each shard's backfill progress.
+    func clusterStatus(_ m: MigrationDef) throws -> [MigrationStatus] {
+        try status(m).map { s in
+            var s = s
+            let st = try store.load(s.migration)
+            let slices = (st.slices ?? []).filter { $0.shard != nil }
+            s.shards = Dictionary(grouping: slices) { $0.shard ?? 0 }.keys.sorted().map { shard in
+                let mine = slices.filter { $0.shard == shard }
+                let done = mine.filter { st.slice($0.id)?.state == .done }
+                let copied = done.reduce(0) { $0 + (st.slice($1.id)?.rows ?? 0) }
+                // A bucket's rows are an estimate (partition rows / buckets) until it is copied.
+                let left = mine.filter { st.slice($0.id)?.state != .done }.reduce(0) { $0 + $1.rows }
+                return ShardProgress(shard: shard, rowsCopied: copied, rowsTotal: copied + left, slicesDone: done.count, slicesTotal: mine.count)
+            }
+            if !s.shards.isEmpty { s.rowsTotal = s.shards.reduce(0) { $0 + $1.rowsTotal } }
+            return s
+        }
     }
 
     /// Stage tables an interrupted backfill left on the shards' replicas.

@@ -17,6 +17,8 @@ package struct MigrationStatus: Sendable, Codable, Equatable {
     package var lockOwner: String?
     package var lockSince: String?
     package var lockAgeSeconds: Int?
+    /// On a cluster: the backfill of each shard (empty on one server).
+    package var shards: [ShardProgress] = []
 
     package var summary: String {
         var s = "\(migration): \(phase.rawValue)"
@@ -27,8 +29,18 @@ package struct MigrationStatus: Sendable, Codable, Equatable {
         if rowsPerSecond > 0 { s += ", \(Int(rowsPerSecond)) rows/s" }
         if let etaSeconds { s += ", ETA \(etaSeconds) s" }
         if let lockOwner { s += ", locked by \(lockOwner) since \(lockSince ?? "?")" }
+        for p in shards { s += "; shard \(p.shard): \(p.rowsCopied)/\(p.rowsTotal) rows, \(p.slicesDone)/\(p.slicesTotal) slice(s)" }
         return s
     }
+}
+
+/// One shard's part of a clustered backfill, from the state table's slices.
+package struct ShardProgress: Sendable, Codable, Equatable {
+    package var shard: Int
+    package var rowsCopied: Int
+    package var rowsTotal: Int
+    package var slicesDone: Int
+    package var slicesTotal: Int
 }
 
 /// The result of comparing old and new, per partition.

@@ -43,7 +43,9 @@ public final class RunnerEngine: MigrationEngine {
     }
 
     public func status(_ m: MigrationDef?) throws -> [String] {
-        try (m.map(runner(for:)) ?? runner).status(m).map(\.summary)
+        guard let m else { return try runner.status(nil).map(\.summary) }
+        let r = try runner(for: m)
+        return try (r.cluster == nil ? r.status(m) : r.clusterStatus(m)).map(\.summary)
     }
 
     public func cutover(_ m: MigrationDef) throws { try runner(for: m).cutover(m) }

@@ -2,6 +2,12 @@
 /// engines and ids), in one place; the runner sends them and parses the answers.
 enum CatalogQueries {
     static let serverNow = "SELECT toUnixTimestamp(now())"
+
+    /// `name, value` of the ZooKeeper nodes under `path` (servers with ZooKeeper only).
+    static func zooKeeperChildren(_ path: String) -> String {
+        "SELECT name, value FROM system.zookeeper WHERE path = \(quoteString(path))"
+    }
+
     static let currentDatabase = "SELECT currentDatabase()"
 
     static func databaseExists(_ database: String) -> String {
@@ -11,6 +17,16 @@ enum CatalogQueries {
     /// `name, engine` of those of `names` that exist in `db`.
     static func tables(_ db: String, _ names: [String]) -> String {
         "SELECT name, engine FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(names.map(quoteString).joined(separator: ", ")))"
+    }
+
+    /// When `db`.`name` was created or last altered (unix seconds); no row when it does not exist.
+    static func createdAt(_ db: String, _ name: String) -> String {
+        "SELECT toUnixTimestamp(metadata_modification_time) FROM system.tables WHERE database = \(quoteString(db)) AND name = \(quoteString(name))"
+    }
+
+    /// `name, create_table_query` of those of `names` that exist in `db`.
+    static func tableDefinitions(_ db: String, _ names: [String]) -> String {
+        "SELECT name, create_table_query FROM system.tables WHERE database = \(quoteString(db)) AND name IN (\(names.map(quoteString).joined(separator: ", ")))"
     }
 
     /// 1 when `db`.`name` exists, else 0.

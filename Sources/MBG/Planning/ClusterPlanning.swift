@@ -3,8 +3,11 @@
 /// catalog's topology; without it, dry-run shows one representative step).
 
 extension MigrationSQL {
+    /// Why a swap cut-over is refused on a cluster.
+    static let swapOnClusterReason =
+        "RENAME ON CLUSTER runs on each node at its own moment, so for a while some nodes would route writes to the new layout and others to the old, and the bridge (dropped first on 18.16) would miss rows written in between"
     static let swapOnClusterRefusal =
-        "swap is refused on a cluster: RENAME ON CLUSTER runs on each node at its own moment, so for a while some nodes would route writes to the new layout and others to the old, and the bridge (dropped first on 18.16) would miss rows written in between; use versioned cut-over (consumers move to the new name)"
+        "swap is refused on a cluster: \(swapOnClusterReason); use versioned cut-over (consumers move to the new name)"
 
     /// After the switch the bridge would run the transform's SELECT over rows
     /// of the new layout (a renamed column is gone, a retyped one differs) and
@@ -14,6 +17,10 @@ extension MigrationSQL {
 
     static let fenceOnClusterRefusal =
         "the fence strategy is refused on a cluster: it stops merges and reads part lists, which differ per replica of a Replicated table; declare a cutoff column (cutoff created_at lateness 5s)"
+
+    /// Empties `table` on the node it is sent to; on a Replicated table the
+    /// other replicas of that shard follow by replication.
+    package func truncate(_ table: String) -> String { "TRUNCATE TABLE \(table)" }
 
     /// Makes a replica apply everything its replication queue holds.
     package func syncReplica(_ table: String) -> String { "SYSTEM SYNC REPLICA \(table)" }

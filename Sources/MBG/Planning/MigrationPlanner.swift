@@ -171,6 +171,7 @@ package struct Planner: Sendable {
 
         var create = PlanStep(.createTable, target: s.newName, summary: "create the new table \(s.new)",
                               sql: s.createNewTables(), status: status(inputs.exists(s.newName, in: db)))
+        if let c = s.cluster { create.notes.append(clusterNote(c)) }
         if !inputs.exists(s.oldName, in: m.from.database ?? database) {
             create.status = .blocked
             create.notes.append("the old table \(s.old) does not exist")

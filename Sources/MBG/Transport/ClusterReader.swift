@@ -10,6 +10,10 @@ package enum ClusterError: Error, Equatable, Sendable, CustomStringConvertible {
     case internalReplicationOff(cluster: String, shards: [Int])
     /// mbg needs a connection it can open to every node (HTTP).
     case cannotReachNodes(String)
+    /// An `ON CLUSTER` DDL that some hosts did not finish within
+    /// `distributed_ddl_task_timeout`: `unfinished` names them (empty when the
+    /// server's task could not be read; `count` is then what the server said).
+    case ddlTimeout(cluster: String, statement: String, unfinished: [ClusterHost], count: Int, seconds: Int?, task: String?)
 
     package var description: String {
         switch self {
@@ -22,6 +26,14 @@ package enum ClusterError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "a Distributed insert is written to every replica there, and each replica's bridge would forward it, so Replicated tables would get rows twice; "
                 + "set <internal_replication>true</internal_replication> for every shard of \(c) in remote_servers (and reload the config) before migrating"
         case .cannotReachNodes(let why): return why
+        case .ddlTimeout(let c, let statement, let unfinished, let count, let seconds, let task):
+            let hosts = unfinished.isEmpty
+                ? "\(count) host(s) (the server did not say which)"
+                : "host(s) " + unfinished.map(\.label).joined(separator: ", ")
+            let waited = seconds.map { " (\($0) s)" } ?? ""
+            return "\(statement) did not finish on \(hosts) of cluster \(c) within distributed_ddl_task_timeout\(waited); "
+                + "the other hosts ran it, and ZooKeeper keeps it queued\(task.map { " (\($0))" } ?? "") for the ones named, which run it, in order, when they answer again: "
+                + "start the host(s) (or wait until they catch up) and run the same command again; it goes on from where it stopped"
         }
     }
 }
@@ -117,12 +129,98 @@ package struct ClusterReader: Sendable {
     }
 }
 
+extension ClusterReader {
+    /// What 18.16 (and later) answer when an `ON CLUSTER` DDL outlives
+    /// `distributed_ddl_task_timeout` (code 159): `Watching task <znode> is
+    /// executing longer than distributed_ddl_task_timeout (=N) seconds. There
+    /// are K unfinished hosts …`. The message does not name the hosts; the task's
+    /// znode does (`hosts: [...]`, one child under `finished/` per host that ran
+    /// it), so they are read from there and matched to `system.clusters`.
+    package func ddlTimeout(sql: String, message: String) -> ClusterError? {
+        guard message.contains("distributed_ddl_task_timeout"), let cluster = Self.onClusterName(sql) else { return nil }
+        let task = Self.firstMatch(#"/[^ ,]*query-[0-9]+"#, in: message)
+        let seconds = Self.firstMatch(#"distributed_ddl_task_timeout \(=([0-9]+)\)"#, in: message, group: 1).flatMap { Int($0) }
+        let count = Self.firstMatch(#"There are ([0-9]+) unfinished host"#, in: message, group: 1).flatMap { Int($0) } ?? 0
+        var unfinished: [ClusterHost] = []
+        if let task, let slash = task.lastIndex(of: "/") {
+            let parent = String(task[..<slash]), name = String(task[task.index(after: slash)...])
+            let known = (try? topology().cluster(cluster)?.hosts) ?? []
+            if let value = try? transport.run(CatalogQueries.zooKeeperChildren(parent)).rows.first(where: { $0.first == name }),
+               let finished = try? transport.run(CatalogQueries.zooKeeperChildren(task + "/finished")).rows.compactMap({ $0.first ?? nil })
+            {
+                let done = Set(finished.map(Self.decodeHost))
+                for entry in Self.taskHosts(value.count > 1 ? value[1] ?? "" : "") where !done.contains(entry) {
+                    let found = known.first { "\($0.hostName):\($0.port)" == entry || "\($0.hostAddress):\($0.port)" == entry }
+                    if let found {
+                        unfinished.append(found)
+                    } else if let colon = entry.lastIndex(of: ":"), let port = Int(entry[entry.index(after: colon)...]) {
+                        let h = String(entry[..<colon])
+                        unfinished.append(ClusterHost(hostName: h, hostAddress: h, port: port, shard: 0, replica: 0))
+                    }
+                }
+            }
+        }
+        let statement = Self.firstMatch(#"^.*? ON CLUSTER [^ (]+"#, in: sql.replacingOccurrences(of: "\n", with: " ")) ?? "an ON CLUSTER DDL"
+        return .ddlTimeout(cluster: cluster, statement: statement, unfinished: unfinished, count: max(count, unfinished.count), seconds: seconds, task: task)
+    }
+
+    /// The cluster an `ON CLUSTER` statement names, unquoted.
+    static func onClusterName(_ sql: String) -> String? {
+        guard let raw = firstMatch(#"ON CLUSTER\s+(`[^`]+`|"[^"]+"|'[^']+'|[^\s(]+)"#, in: sql, group: 1) else { return nil }
+        let quotes: Set<Character> = ["`", "\"", "'"]
+        if let f = raw.first, quotes.contains(f), raw.count >= 2 { return String(raw.dropFirst().dropLast()) }
+        return raw
+    }
+
+    /// `hosts: ['127%2E0%2E0%2E1:19131', …]` of a DDL task's znode, decoded.
+    static func taskHosts(_ value: String) -> [String] {
+        guard let line = value.split(separator: "\n").first(where: { $0.hasPrefix("hosts:") }) else { return [] }
+        return line.dropFirst("hosts:".count).split(separator: ",").map { item in
+            decodeHost(item.trimmingCharacters(in: CharacterSet(charactersIn: " []'\\")))
+        }.filter { !$0.isEmpty }
+    }
+
+    /// ZooKeeper names hosts with `.` written `%2E`.
+    static func decodeHost(_ s: String) -> String { s.removingPercentEncoding ?? s }
+
+    static func firstMatch(_ pattern: String, in text: String, group: Int = 0) -> String? {
+        guard let re = try? NSRegularExpression(pattern: pattern),
+              let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let r = Range(m.range(at: group), in: text) else { return nil }
+        return String(text[r])
+    }
+}
+
+/// Sends statements to `inner`; an `ON CLUSTER` DDL that times out on some
+/// hosts becomes `ClusterError.ddlTimeout` naming them (host:port, shard,
+/// replica) instead of the server's bare count.
+package final class ClusterDDLTransport: Transport, @unchecked Sendable {
+    let inner: any Transport
+
+    package init(_ inner: any Transport) { self.inner = inner }
+
+    package func execute(_ query: Query) throws -> QueryResult {
+        do {
+            return try inner.execute(query)
+        } catch let e as TransportError {
+            guard case .server(159, _, let message, _) = e,
+                  let timeout = ClusterReader(transport: inner).ddlTimeout(sql: query.sql, message: message) else { throw e }
+            throw timeout
+        }
+    }
+
+    package func cancel(queryID: String) throws { try inner.cancel(queryID: queryID) }
+    package var displayURL: String { inner.displayURL }
+}
+
 /// Connections to every host of a cluster, and the node that holds the
 /// migration state and lock (the first replica of the first shard), so runs
 /// started through different nodes see one state and one lock.
 package final class ClusterNodes: @unchecked Sendable {
     package let info: ClusterInfo
     package let coordinator: ClusterHost
+    /// The host mbg is connected to (`--url`).
+    package let connected: ClusterHost
     private let transports: [ClusterHost: any Transport]
     private let macros: [ClusterHost: [String: String]]
 
@@ -154,7 +252,7 @@ package final class ClusterNodes: @unchecked Sendable {
         var transports: [ClusterHost: any Transport] = [:]
         for host in info.hosts {
             if host == me {
-                transports[host] = connected
+                transports[host] = ClusterDDLTransport(connected)
                 continue
             }
             var options = http.options
@@ -169,9 +267,10 @@ package final class ClusterNodes: @unchecked Sendable {
             } catch let e as TransportError {
                 throw ClusterError.hostDown(cluster: name, host: host, reason: "HTTP \(t.displayURL): " + ClusterReader.shortReason(e))
             }
-            transports[host] = t
+            transports[host] = ClusterDDLTransport(t)
         }
         self.transports = transports
+        self.connected = me
         coordinator = info.hosts.sorted { ($0.shard, $0.replica) < ($1.shard, $1.replica) }[0]
     }
 
