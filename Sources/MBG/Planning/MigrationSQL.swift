@@ -53,11 +53,11 @@ package struct MigrationSQL: Sendable {
         if m.transform != nil || oldColumns.isEmpty {
             copiedColumns = insertable
         } else {
-            let stored = Set(oldColumns.lazy.filter(\.isStored).map(\.name))
+            let stored = Set(oldColumns.filter(\.isStored).map(\.name))
             copiedColumns = insertable.filter { stored.contains($0.name) }
         }
         columnList = copiedColumns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        let oldTypes = Dictionary(oldColumns.lazy.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        let oldTypes = Dictionary(oldColumns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
         rowHash = "cityHash64(\(copiedColumns.map { Self.hashArgument($0.name, types: [$0.type, oldTypes[$0.name] ?? ""]) }.joined(separator: ", ")))"
         imageColumns = copiedColumns.map { c -> String in
             let q = quoteIdentifier(c.name)
@@ -65,12 +65,12 @@ package struct MigrationSQL: Sendable {
             return q
         }.joined(separator: ", ")
         // Stored columns of the new table the copy leaves to their expressions.
-        let copied = Set(copiedColumns.lazy.map(\.name))
-        computedColumns = m.to.columns.lazy.filter { c in
+        let copied = Set(copiedColumns.map(\.name))
+        computedColumns = m.to.columns.filter { c in
             c.isStored && !copied.contains(c.name) && c.defaultExpression.map { !$0.isEmpty } == true
         }.map { "CAST(\($0.defaultExpression!) AS \($0.type)) AS \(quoteIdentifier($0.name))" }
-        let newStored = Set(m.to.columns.lazy.filter(\.isStored).map(\.name))
-        reverseColumnList = oldColumns.lazy.filter { $0.isCopied && newStored.contains($0.name) }
+        let newStored = Set(m.to.columns.filter(\.isStored).map(\.name))
+        reverseColumnList = oldColumns.filter { $0.isCopied && newStored.contains($0.name) }
             .map { quoteIdentifier($0.name) }.joined(separator: ", ")
     }
 
