@@ -27,7 +27,11 @@ final class ScriptedTransport: Transport, @unchecked Sendable {
                 return QueryResult(rows: tables.sorted().filter { sql.contains("'\($0)'") }.map { [$0, "MergeTree"] })
             }
             if sql.contains("argMax(value, seq)") {
-                return QueryResult(rows: state.map { [$0.key, $0.value.0, $0.value.1, String($0.value.2), String(now)] })
+                let rows: [[String?]] = state.map { [$0.key, $0.value.0, $0.value.1, String($0.value.2), String(now)] }
+                // Several migrations at once: each row led by its migration (the state is the first one's).
+                guard sql.hasPrefix("SELECT migration, key"), let open = sql.range(of: "IN ('") else { return QueryResult(rows: rows) }
+                let first = String(sql[open.upperBound...].prefix { $0 != "'" })
+                return QueryResult(rows: rows.map { [first] + $0 })
             }
             return .empty
         }
@@ -142,6 +146,36 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertEqual(steps.map(\.status), [.done, .done, .done, .done, .pending, .pending, .pending])
         let text = Plan(steps: steps).render()
         XCTAssertTrue(text.contains("(done, skipped)"))
+    }
+
+    /// What planning reads from the state table and the clock: one round trip
+    /// when the catalog already told whether the state table exists.
+    func testPlanningStateReadsAtOnce() throws {
+        let t = ScriptedTransport()
+        t.stateExists = true
+        t.now = 1_800_000_123
+        t.state = ["phase": ("backfilled", "x", 7), "strategy": ("fence", "x", 0)]
+        let engine = RunnerEngine(runner: runner(t))
+        let state = try engine.planningState(["ev", "other"], stateTableExists: true)
+        XCTAssertEqual(t.statements.count, 2, "\(t.statements)")
+        XCTAssertTrue(t.statements.contains { $0.contains("WHERE migration IN ('ev', 'other') GROUP BY migration, key") })
+        XCTAssertEqual(state.now, 1_800_000_123)
+        let single = try engine.recordedState("ev")
+        XCTAssertEqual(state.recorded["ev"]?.values, single.values)
+        XCTAssertEqual(state.recorded["ev"]?.values["phase"], "backfilled")
+        XCTAssertEqual(state.recorded["ev"]?.writtenAt, single.writtenAt)
+        XCTAssertEqual(state.recorded["ev"]?.serverNow, 1_800_000_123)
+        // No rows for it: empty, at the runner's clock (as `recordedState` gives it).
+        XCTAssertEqual(state.recorded["other"]?.values, [:])
+        XCTAssertEqual(state.recorded["other"]?.serverNow, 1_800_000_000)
+
+        // Not known: asked; absent: nothing loaded.
+        let u = ScriptedTransport()
+        let none = try RunnerEngine(runner: runner(u)).planningState(["ev"], stateTableExists: nil)
+        XCTAssertEqual(u.statements.count, 2, "\(u.statements)")
+        XCTAssertFalse(u.statements.contains { $0.contains("argMax") })
+        XCTAssertEqual(none.recorded["ev"]?.values, [:])
+        XCTAssertEqual(none.now, u.now)
     }
 
     func testApplySkipsWhatExists() throws {

@@ -78,6 +78,7 @@ extension Interpreter {
     /// Everything planning needs, read now: the catalog, and on a live server
     /// the recorded state of the migrations and the server's clock.
     func planningInputs(for migrations: [MigrationDef], _ location: SourceLocation) throws -> PlanningInputs {
+        let freshCatalog = cachedCatalog == nil
         let catalog = try currentCatalog(at: location)
         try checkClusters(catalog, location)
         let database = options.database ?? catalog.database
@@ -85,10 +86,13 @@ extension Interpreter {
             return PlanningInputs(catalog: catalog, database: database, now: Int(Date().timeIntervalSince1970))
         }
         let engine = try migrationEngine(catalog, location)
+        // A catalog just read lists the database's tables: whether the state
+        // table is among them needs no question of its own.
+        let stateTable = freshCatalog
+            ? catalog.tables.contains { $0.database == database && $0.name == StateTableSQL.tableName } : nil
         return try wrap(location) {
-            var recorded: [String: MigrationState] = [:]
-            for m in migrations { recorded[m.name] = try engine.recordedState(m.name) }
-            return PlanningInputs(catalog: catalog, database: database, recorded: recorded, now: try engine.serverTime())
+            let state = try engine.planningState(migrations.map(\.name), stateTableExists: stateTable)
+            return PlanningInputs(catalog: catalog, database: database, recorded: state.recorded, now: state.now)
         }
     }
 
@@ -123,8 +127,10 @@ extension Interpreter {
 
 /// The catalog of `database` (or the connection's current database) on a live server.
 public func readLiveCatalog(_ transport: any Transport, _ database: String?) throws -> Catalog {
+    // The cluster reads overlap the catalog's.
+    let topology = ClusterReader(transport: transport).startTopology()
     let db = try database ?? transport.execute(Query(CatalogQueries.currentDatabase)).scalar ?? "default"
     var catalog = try CatalogReader(transport: transport, database: db).read()
-    catalog.topology = try ClusterReader(transport: transport).topology()
+    catalog.topology = try topology()
     return catalog
 }

@@ -6,6 +6,9 @@ public protocol MigrationEngine: AnyObject {
     func recordedState(_ migration: String) throws -> MigrationState
     /// The server's clock, unix seconds (a new cutoff T is placed from it).
     func serverTime() throws -> Int
+    /// `recordedState` of each migration and `serverTime`, as planning reads
+    /// them; `stateTableExists`, when the caller knows it, saves asking.
+    func planningState(_ migrations: [String], stateTableExists: Bool?) throws -> (recorded: [String: MigrationState], now: Int)
     func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws
     /// A readable report; throws when old and new differ.
     func verify(_ m: MigrationDef) throws -> String
@@ -14,6 +17,14 @@ public protocol MigrationEngine: AnyObject {
     func cutover(_ m: MigrationDef) throws
     func rollback(_ m: MigrationDef) throws
     func finish(_ m: MigrationDef, keepOld: Bool) throws
+}
+
+extension MigrationEngine {
+    public func planningState(_ migrations: [String], stateTableExists: Bool?) throws -> (recorded: [String: MigrationState], now: Int) {
+        var recorded: [String: MigrationState] = [:]
+        for m in migrations { recorded[m] = try recordedState(m) }
+        return (recorded, try serverTime())
+    }
 }
 
 /// What an engine is made from.

@@ -83,6 +83,17 @@ public struct MigrationState: Sendable {
     /// Seconds since the lock holder last wrote anything.
     package var lockAge: Int { serverNow - (writtenAt["lock"] ?? serverNow) }
 
+    init(serverNow: Int) { self.serverNow = serverNow }
+
+    /// One row of `StateTableSQL.load`: key, value, owner, written at, server time.
+    mutating func add(_ row: [String?]) {
+        guard let key = row[0] else { return }
+        values[key] = row[1] ?? ""
+        owners[key] = row[2] ?? ""
+        writtenAt[key] = Int(row[3] ?? "") ?? 0
+        serverNow = Int(row[4] ?? "") ?? serverNow
+    }
+
     /// Views cut-over moved to the new version (JSON `[DependentView]`): their narrowed originals go at finish.
     static let carriedViewsKey = "carried_views"
     /// The split time T of the carried views, unix seconds.
@@ -145,21 +156,25 @@ struct StateStore {
     }
 
     func load(_ migration: String) throws -> MigrationState {
-        var s = MigrationState()
-        guard try exists() else {
-            s.serverNow = Int(clock.now())
-            return s
-        }
+        guard try exists() else { return MigrationState(serverNow: Int(clock.now())) }
         let r = try transport.run(StateTableSQL.load(table, migration: migration))
-        s.serverNow = Int(clock.now())
-        for row in r.rows where row.count >= 5 {
-            guard let key = row[0] else { continue }
-            s.values[key] = row[1] ?? ""
-            s.owners[key] = row[2] ?? ""
-            s.writtenAt[key] = Int(row[3] ?? "") ?? 0
-            s.serverNow = Int(row[4] ?? "") ?? s.serverNow
-        }
+        var s = MigrationState(serverNow: Int(clock.now()))
+        for row in r.rows where row.count >= 5 { s.add(row) }
         return s
+    }
+
+    /// `load` of each of `migrations`, in one query (none when the table is
+    /// known not to exist).
+    func load(_ migrations: [String], tableExists: Bool) throws -> [String: MigrationState] {
+        let rows = tableExists && !migrations.isEmpty
+            ? try transport.run(StateTableSQL.load(table, migrations: migrations)).rows : []
+        let empty = MigrationState(serverNow: Int(clock.now()))
+        var out = Dictionary(uniqueKeysWithValues: migrations.map { ($0, empty) })
+        for row in rows where row.count >= 6 {
+            guard let m = row[0], out[m] != nil else { continue }
+            out[m]!.add(Array(row.dropFirst()))
+        }
+        return out
     }
 
     func migrations() throws -> [String] {

@@ -20,6 +20,16 @@ public final class RunnerEngine: MigrationEngine {
 
     public func serverTime() throws -> Int { try runner.serverNow() }
 
+    /// One round trip: the states of all the migrations and the server's
+    /// clock are asked at once.
+    public func planningState(_ migrations: [String], stateTableExists: Bool?) throws -> (recorded: [String: MigrationState], now: Int) {
+        let exists = try stateTableExists ?? runner.store.exists()
+        let clock = Concurrent(runner.transport, CatalogQueries.serverNow)
+        let recorded = try runner.store.load(migrations, tableExists: exists)
+        let now = Int(try clock.wait().get().scalar ?? "") ?? Int(runner.clock.now())
+        return (recorded, now)
+    }
+
     public func apply(_ m: MigrationDef, catalog: Catalog, cutover: Bool, takeOverLock: Bool) throws {
         try runner.clusterRunner(for: m, probeReplication: true).apply(m, catalog: catalog, cutover: cutover, takeOverLock: takeOverLock)
     }

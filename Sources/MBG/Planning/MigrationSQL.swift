@@ -80,7 +80,7 @@ package struct MigrationSQL: Sendable {
     /// 18.16 cannot hash; `(NULL)` and `('NULL')` stay apart.
     private static func hashArgument(_ name: String, types: [String]) -> String {
         let q = quoteIdentifier(name)
-        return types.contains { $0.contains("Nullable") || $0.contains("Decimal") } ? "toString(tuple(\(q)))" : q
+        return types.contains { $0.containsText("Nullable") || $0.containsText("Decimal") } ? "toString(tuple(\(q)))" : q
     }
 
     /// `_mbg_stage_<new>_`; stage n is this and n.

@@ -37,6 +37,14 @@ enum StateTableSQL {
         """
     }
 
+    /// `load` of several migrations at once, each row led by its migration.
+    static func load(_ table: String, migrations: [String]) -> String {
+        """
+        SELECT migration, key, argMax(value, seq), argMax(owner, seq), toUnixTimestamp(argMax(at, seq)), toUnixTimestamp(now())
+        FROM \(table) WHERE migration IN (\(migrations.map(quoteString).joined(separator: ", "))) GROUP BY migration, key
+        """
+    }
+
     static func migrations(_ table: String) -> String { "SELECT DISTINCT migration FROM \(table) ORDER BY migration" }
 
     struct Row {

@@ -46,22 +46,31 @@ package struct ClusterReader: Sendable {
 
     package init(transport: any Transport) { self.transport = transport }
 
-    package func topology() throws -> ServerTopology {
-        let rows = try transport.run(
-            "SELECT cluster, shard_num, replica_num, host_name, host_address, port FROM system.clusters ORDER BY cluster, shard_num, replica_num"
-        ).rows
-        var order: [String] = []
-        var hosts: [String: [ClusterHost]] = [:]
-        for row in rows where row.count >= 6 {
-            guard let name = row[0], let shard = Int(row[1] ?? ""), let replica = Int(row[2] ?? ""), let port = Int(row[5] ?? "") else { continue }
-            if hosts[name] == nil { order.append(name) }
-            hosts[name, default: []].append(
-                ClusterHost(hostName: row[3] ?? "", hostAddress: row[4] ?? "", port: port, shard: shard, replica: replica))
+    package func topology() throws -> ServerTopology { try startTopology()() }
+
+    /// The reads of `topology()` sent at once, so they overlap other work; the
+    /// closure waits for their answers.
+    package func startTopology() -> () throws -> ServerTopology {
+        let reads = [
+            "SELECT cluster, shard_num, replica_num, host_name, host_address, port FROM system.clusters ORDER BY cluster, shard_num, replica_num",
+            "SELECT macro, substitution FROM system.macros",
+            // A server without ZooKeeper has no system.zookeeper at all.
+            "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'zookeeper'",
+        ].map { Concurrent(transport, $0) }
+        return {
+            let answers = try reads.map { try $0.wait().get() }
+            var order: [String] = []
+            var hosts: [String: [ClusterHost]] = [:]
+            for row in answers[0].rows where row.count >= 6 {
+                guard let name = row[0], let shard = Int(row[1] ?? ""), let replica = Int(row[2] ?? ""), let port = Int(row[5] ?? "") else { continue }
+                if hosts[name] == nil { order.append(name) }
+                hosts[name, default: []].append(
+                    ClusterHost(hostName: row[3] ?? "", hostAddress: row[4] ?? "", port: port, shard: shard, replica: replica))
+            }
+            let macros = Self.macros(answers[1])
+            let zk = answers[2].scalar == "1"
+            return ServerTopology(clusters: order.map { ClusterInfo(name: $0, hosts: hosts[$0] ?? []) }, macros: macros, zooKeeper: zk)
         }
-        let macros = try Self.macros(transport.run("SELECT macro, substitution FROM system.macros"))
-        // A server without ZooKeeper has no system.zookeeper at all.
-        let zk = try transport.run("SELECT count() FROM system.tables WHERE database = 'system' AND name = 'zookeeper'").scalar == "1"
-        return ServerTopology(clusters: order.map { ClusterInfo(name: $0, hosts: hosts[$0] ?? []) }, macros: macros, zooKeeper: zk)
     }
 
     static func macros(_ r: QueryResult) -> [String: String] {
