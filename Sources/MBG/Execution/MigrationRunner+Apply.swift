@@ -200,18 +200,10 @@ extension MigrationRunner {
             throw MigrationError.inconsistent("the bridge \(s.bridge) exists but no fence was recorded; roll back and apply again")
         }
         clock.sleep(fenceSettleSeconds)
-        // Until every insert that began before the bridge has ended, one of them
-        // may have written its part and not yet pushed it through the bridge:
-        // it would look unforwarded, be fenced, and then arrive twice.
-        if let since = state.values["bridge_at"].flatMap({ Int($0) }) ?? state.writtenAt["fence_start"] {
-            let deadline = clock.now() + 120
-            while clock.now() < deadline {
-                let running = Int(try run(CatalogQueries.insertsRunning(into: s.oldName, forAtLeast: try serverNow() - since - 1)).scalar ?? "0") ?? 0
-                if running == 0 { break }
-                reporter.info("waiting for \(running) insert(s) into \(s.old) that began before the bridge")
-                clock.sleep(0.5)
-            }
-        }
+        // Every insert that began before the bridge ends before the parts are
+        // listed: one caught between writing its part and finishing would
+        // otherwise write a part after the list (never copied).
+        try waitForInsertsInFlight(into: s, reason: "so that the inserts begun before the bridge have written their parts")
         var fence = start
         // Every insert that had written a part listed here has ended once those
         // running now have: a part it pushed through the bridge is in the new

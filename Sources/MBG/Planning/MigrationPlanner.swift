@@ -196,7 +196,8 @@ package struct Planner: Sendable {
                               sql: bridgeSQL, status: status(inputs.exists(m.bridge, in: db) || phase >= .started), notes: bridgeNotes))
 
         // Backfill: one representative slice per partition known now.
-        let partitions = inputs.catalog.table(s.oldName, database: m.from.database ?? database)?.partitions.map(\.partitionID) ?? []
+        let known = inputs.catalog.table(s.oldName, database: m.from.database ?? database)?.partitions ?? []
+        let partitions = known.map(\.partitionID)
         let shown = partitions.isEmpty ? ["<partition>"] : partitions
         func sliceSQL(_ i: Int, _ p: String) -> [String] {
             let slice = Slice(partition: p, index: 0, buckets: 1, rows: 0)
@@ -218,7 +219,7 @@ package struct Planner: Sendable {
             return [s.drop(s.stage(g)), s.createStage(g), s.fillStage(g, filter: filter)]
                 + ps.map { s.moveStage(g, partition: $0)[0] } + [s.drop(s.stage(g))]
         }
-        let groups = BackfillGroups.deal(partitions.isEmpty ? [0] : (inputs.catalog.table(s.oldName, database: m.from.database ?? database)?.partitions.map(\.rows) ?? []), workers: workers)
+        let groups = BackfillGroups.deal(known.isEmpty ? [0] : known.map(\.rows), workers: workers)
         let backfillSQL = before
             + (grouped
                 ? groups.flatMap { g in groupSQL(g[0], g.map { shown[$0] }) }
